@@ -1,0 +1,30 @@
+/** Typed store errors: each carries a stable code and the context a log line or an API error needs. */
+export type StoreErrorCode =
+  | 'STORE_UNAVAILABLE'
+  | 'MIGRATION_EDITED'
+  | 'MIGRATION_MISSING'
+  | 'MIGRATION_FAILED'
+  | 'INVALID_ROW'
+  | 'QUERY_FAILED'
+  | 'CONFIG_INVALID';
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  readonly context: Readonly<Record<string, unknown>>;
+  constructor(code: StoreErrorCode, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.code = code;
+    this.context = context;
+  }
+}
+
+/** Connection-level failures (refused, reset, terminated) as opposed to SQL errors. */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof StoreError) return err.code === 'STORE_UNAVAILABLE';
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08006', '08001', '08003', '08004'].includes(code)) return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+}
