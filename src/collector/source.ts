@@ -11,6 +11,11 @@ export interface SourceReading {
   /**
    * Sockets alive now (procfs) or seen since the last read (ebpf, conntrack), including sockets that
    * were opened and closed in between. Counters are cumulative per socket; the tracker computes deltas.
+   * The same socket may be reported by several sources; the tracker merges them by
+   * (netns, protocol, local, remote).
+   * Conntrack observations whose direction is 'unknown' are taken to be oriented by the ORIGINAL tuple
+   * (local = original source, bytesSent = original-direction bytes); the tracker then joins them to the
+   * socket another source saw under either orientation (or under the reply tuple of a NAT translation).
    */
   readonly observations: readonly SocketObservation[];
   /** Conntrack translations seen. */
