@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { SnapshotWriter, StoreError, openStore } from '../../src/store/index.js';
+import { freshStore, tempDir, testLog } from '../helpers/env.js';
+import { snapshot } from '../helpers/snapshots.js';
+
+const run = promisify(execFile);
+
+test('many clients at once take turns a transaction at a time, with their own prepared statements', async () => {
+  const { store, dispose } = await freshStore();
+  try {
+    const endpoint = store.embedded!;
+    const clients = await Promise.all(Array.from({ length: 8 }, async () => {
+      const c = new pg.Client({ connectionString: endpoint.url('conntrail') });
+      await c.connect();
+      return c;
+    }));
+    await clients[0]!.query('CREATE TABLE public.counter (n int)');
+    await Promise.all(clients.map(async (c, i) => {
+      for (let k = 0; k < 10; k++) {
+        await c.query('BEGIN');
+        await c.query('INSERT INTO public.counter VALUES ($1)', [i]);
+        // The same statement name on every client with different SQL: namespaced per client.
+        const r = await c.query({ name: 'probe', text: `SELECT $1::int + ${i} AS v`, values: [k] });
+        assert.equal(r.rows[0].v, k + i);
+        await c.query('COMMIT');
+      }
+    }));
+    const total = await clients[0]!.query('SELECT count(*)::int AS n FROM public.counter');
+    assert.equal(total.rows[0].n, 80);
+    await Promise.all(clients.map((c) => c.end()));
+  } finally {
+    await dispose();
+  }
+});
+
+test('a client that stalls inside a transaction is cut off, and the writer goes on', async () => {
+  const dir = tempDir('idle');
+  const store = await openStore({ dataDir: dir.path, sqlPort: 0, maintenance: false }, testLog);
+  try {
+    const stalled = new pg.Client({ connectionString: store.embedded!.url('conntrail_reader') });
+    stalled.on('error', () => undefined);
+    await stalled.connect();
+    await stalled.query('BEGIN');
+    await stalled.query('SELECT count(*) FROM bi.hosts');
+    // The BI client now holds the session and says nothing more. The writer must still get through.
+    const started = Date.now();
+    const writer = new SnapshotWriter(store.writer);
+    const result = await writer.write(snapshot({ hostId: 'h', timeMs: 15_000 * 1000 }));
+    assert.equal(result.written, true);
+    assert.ok(Date.now() - started < 30_000);
+    await assert.rejects(stalled.query('SELECT 1'));
+  } finally {
+    await store.close();
+    dir.remove();
+  }
+});
+
+test('with a password set, a wrong or missing password is refused; off loopback a password is required', async () => {
+  const { store, dispose } = await freshStore({ sqlPassword: 's3cret' });
+  try {
+    const url = store.embedded!.url('conntrail_reader');
+    const good = new pg.Client({ connectionString: url });
+    await good.connect();
+    assert.equal((await good.query('SELECT 1 AS x')).rows[0].x, 1);
+    await good.end();
+    const bad = new pg.Client({ connectionString: url.replace('s3cret', 'wrong') });
+    await assert.rejects(bad.connect(), /password authentication failed/);
+    const unknown = new pg.Client({ connectionString: url.replace('conntrail_reader', 'mallory') });
+    await assert.rejects(unknown.connect(), /not a conntrail role/);
+  } finally {
+    await dispose();
+  }
+  const dir = tempDir('open');
+  try {
+    await assert.rejects(openStore({ dataDir: dir.path, sqlPort: 0, sqlListen: '0.0.0.0' }, testLog), (err: unknown) =>
+      err instanceof StoreError && err.code === 'CONFIG_INVALID' && /password/.test(err.message));
+  } finally {
+    dir.remove();
+  }
+});
+
+test('psql lists the BI views through the SQL endpoint', async () => {
+  const { store, dispose } = await freshStore();
+  try {
+    const { stdout } = await run('psql', ['-h', '127.0.0.1', '-p', String(store.embedded!.port), '-U', 'conntrail_reader', '-d', 'postgres', '-Atc', '\\dv bi.*'],
+      { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
+    const names = stdout.trim().split('\n').map((l) => l.split('|')[1]);
+    for (const v of ['connections', 'nat_translations', 'traffic_1m', 'traffic_1h', 'snapshots']) assert.ok(names.includes(v), `${v} not listed: ${stdout}`);
+  } finally {
+    await dispose();
+  }
+});
