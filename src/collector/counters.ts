@@ -1,0 +1,91 @@
+import type { SourceName } from '../domain/connection.js';
+import { SOURCE_PRIORITY, type SourceCounters } from './merge.js';
+
+/**
+ * Turning cumulative per-socket counters into per-interval deltas. Each source counts in its own way
+ * (conntrack includes headers, eBPF only payload), so deltas are taken per source: a value is only ever
+ * compared with the previous value of the same source. Pure.
+ */
+
+type Field = keyof SourceCounters;
+const FIELDS: readonly Field[] = ['bytesSent', 'bytesReceived', 'retransmits'];
+/** A byte counter going down means the 4-tuple now belongs to another socket. */
+const RESET_FIELDS: readonly Field[] = ['bytesSent', 'bytesReceived'];
+
+export interface CounterDeltas {
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly retransmits: number;
+  /** A byte counter went backwards: the socket is new (its whole value was counted). */
+  readonly reset: boolean;
+  /** What to remember for the next interval. */
+  readonly next: Map<SourceName, SourceCounters>;
+}
+
+type CounterTable = ReadonlyMap<SourceName, SourceCounters>;
+
+function reporting(current: CounterTable, field: Field): SourceName[] {
+  return SOURCE_PRIORITY.filter((s) => {
+    const v = current.get(s)?.[field];
+    return v !== null && v !== undefined;
+  });
+}
+
+function valueOf(table: CounterTable | null, source: SourceName, field: Field): number | null {
+  const v = table?.get(source)?.[field];
+  return v === undefined ? null : v;
+}
+
+function detectReset(current: CounterTable, previous: CounterTable): boolean {
+  return RESET_FIELDS.some((field) => {
+    const primary = reporting(current, field)[0];
+    if (primary === undefined) return false;
+    const prev = valueOf(previous, primary, field);
+    return prev !== null && (valueOf(current, primary, field) ?? 0) < prev;
+  });
+}
+
+/**
+ * The delta of one field: from the most preferred source when it reported last time too; when it is new on
+ * a socket we already followed through another source, from that source this once (so the switch does not
+ * count the socket's history twice); otherwise the whole value (first sight). Never negative.
+ */
+function fieldDelta(current: CounterTable, previous: CounterTable | null, field: Field): number {
+  const sources = reporting(current, field);
+  const primary = sources[0];
+  if (primary === undefined) return 0;
+  const deltaOf = (s: SourceName): number | null => {
+    const prev = valueOf(previous, s, field);
+    if (prev === null) return null;
+    const cur = valueOf(current, s, field) ?? 0;
+    return cur >= prev ? cur - prev : cur;
+  };
+  const whole = valueOf(current, primary, field) ?? 0;
+  if (previous === null) return whole;
+  for (const s of sources) {
+    const d = deltaOf(s);
+    if (d !== null) return d;
+  }
+  return whole;
+}
+
+function remember(current: CounterTable, previous: CounterTable | null): Map<SourceName, SourceCounters> {
+  const next = new Map<SourceName, SourceCounters>(previous ?? []);
+  for (const [source, c] of current) {
+    const prior = next.get(source);
+    next.set(source, {
+      bytesSent: c.bytesSent ?? prior?.bytesSent ?? null,
+      bytesReceived: c.bytesReceived ?? prior?.bytesReceived ?? null,
+      retransmits: c.retransmits ?? prior?.retransmits ?? null,
+    });
+  }
+  return next;
+}
+
+/** Deltas since `previous` (null: the socket is new). */
+export function counterDeltas(current: CounterTable, previous: CounterTable | null): CounterDeltas {
+  const reset = previous !== null && detectReset(current, previous);
+  const base = reset ? null : previous;
+  const [bytesSent, bytesReceived, retransmits] = FIELDS.map((f) => fieldDelta(current, base, f)) as [number, number, number];
+  return { bytesSent, bytesReceived, retransmits, reset, next: remember(current, base) };
+}

@@ -1,0 +1,122 @@
+import type { Direction, ListeningSocket, NatTranslation } from '../domain/connection.js';
+import { isLoopback, isUnspecified, tupleKey, type SocketTuple } from './socket-key.js';
+
+/**
+ * Which side opened a connection, decided by the best evidence available, in this order: what a source
+ * observed (eBPF sees connect/accept), conntrack's original tuple (its sender is the client), the table of
+ * listening sockets (a connection on a port this host listens on was accepted), and last the port heuristic.
+ */
+
+export type DirectionEvidence = 'observed' | 'conntrack' | 'listening' | 'heuristic' | 'none';
+
+/** Higher is stronger: a remembered direction is only replaced by stronger evidence. */
+export const EVIDENCE_RANK: Readonly<Record<DirectionEvidence, number>> = Object.freeze({
+  none: 0, heuristic: 1, listening: 2, conntrack: 3, observed: 4,
+});
+
+export interface EphemeralRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Linux's default net.ipv4.ip_local_port_range. */
+export const DEFAULT_EPHEMERAL_RANGE: EphemeralRange = Object.freeze({ min: 32768, max: 60999 });
+
+/** A conntrack original tuple, oriented as its sender saw it. */
+export interface OriginalTuple extends SocketTuple {}
+
+export interface DirectionTables {
+  /** Socket key -> direction implied by a conntrack entry; 'unknown' marks contradicting entries. */
+  readonly conntrack: ReadonlyMap<string, Direction>;
+  /** netns|protocol|port -> addresses listened on (an unspecified address listens on all). */
+  readonly listening: ReadonlyMap<string, ReadonlySet<string>>;
+  /** netns|address of every listening socket bound to a specific address: those addresses are local. */
+  readonly localAddresses: ReadonlySet<string>;
+}
+
+export interface DirectionDecision {
+  readonly direction: Direction;
+  readonly evidence: DirectionEvidence;
+}
+
+function note(map: Map<string, Direction>, key: string, direction: Direction): void {
+  const prior = map.get(key);
+  if (prior === undefined) map.set(key, direction);
+  else if (prior !== direction) map.set(key, 'unknown');
+}
+
+export function buildDirectionTables(
+  nat: readonly NatTranslation[],
+  originals: readonly OriginalTuple[],
+  listening: readonly ListeningSocket[],
+): DirectionTables {
+  const conntrack = new Map<string, Direction>();
+  const addOriginal = (o: OriginalTuple): void => {
+    note(conntrack, tupleKey(o.netns, o.protocol, o.local, o.remote), 'outgoing');
+    note(conntrack, tupleKey(o.netns, o.protocol, o.remote, o.local), 'incoming');
+  };
+  for (const o of originals) addOriginal(o);
+  for (const t of nat) {
+    const local = { address: t.original.src, port: t.original.srcPort };
+    const remote = { address: t.original.dst, port: t.original.dstPort };
+    addOriginal({ netns: t.netns, protocol: t.protocol, local, remote });
+    // The reply's sender is the server that really answered (after DNAT): its socket is the incoming side.
+    note(conntrack, tupleKey(t.netns, t.protocol,
+      { address: t.reply.src, port: t.reply.srcPort }, { address: t.reply.dst, port: t.reply.dstPort }), 'incoming');
+  }
+  const listen = new Map<string, Set<string>>();
+  const localAddresses = new Set<string>();
+  for (const l of listening) {
+    const key = `${l.netns}|${l.protocol}|${l.port}`;
+    const set = listen.get(key) ?? new Set<string>();
+    set.add(l.address);
+    listen.set(key, set);
+    if (!isUnspecified(l.address)) localAddresses.add(`${l.netns}|${l.address}`);
+  }
+  return { conntrack, listening: listen, localAddresses };
+}
+
+export function directionFromConntrack(s: SocketTuple, tables: DirectionTables): Direction {
+  return tables.conntrack.get(tupleKey(s.netns, s.protocol, s.local, s.remote)) ?? 'unknown';
+}
+
+function listensOn(tables: DirectionTables, s: SocketTuple, address: string, port: number): boolean {
+  const addresses = tables.listening.get(`${s.netns}|${s.protocol}|${port}`);
+  if (!addresses) return false;
+  if (addresses.has(address)) return true;
+  for (const a of addresses) if (isUnspecified(a)) return true;
+  return false;
+}
+
+export function directionFromListening(s: SocketTuple, tables: DirectionTables): Direction {
+  if (listensOn(tables, s, s.local.address, s.local.port)) return 'incoming';
+  const remoteIsHere = isLoopback(s.remote.address) || s.remote.address === s.local.address
+    || tables.localAddresses.has(`${s.netns}|${s.remote.address}`);
+  if (remoteIsHere && listensOn(tables, s, s.remote.address, s.remote.port)) return 'outgoing';
+  return 'unknown';
+}
+
+/** The server side is the non-ephemeral port when exactly one is ephemeral, else the lower port. */
+export function directionFromPorts(s: SocketTuple, range: EphemeralRange = DEFAULT_EPHEMERAL_RANGE): Direction {
+  const lp = s.local.port;
+  const rp = s.remote.port;
+  if (lp === 0 || rp === 0 || lp === rp) return 'unknown';
+  const ephemeral = (p: number): boolean => p >= range.min && p <= range.max;
+  if (ephemeral(lp) !== ephemeral(rp)) return ephemeral(lp) ? 'outgoing' : 'incoming';
+  return lp < rp ? 'incoming' : 'outgoing';
+}
+
+export function inferDirection(
+  s: SocketTuple & { readonly direction: Direction },
+  tables: DirectionTables,
+  range: EphemeralRange = DEFAULT_EPHEMERAL_RANGE,
+): DirectionDecision {
+  if (s.direction !== 'unknown') return { direction: s.direction, evidence: 'observed' };
+  const byConntrack = directionFromConntrack(s, tables);
+  if (byConntrack !== 'unknown') return { direction: byConntrack, evidence: 'conntrack' };
+  const byListening = directionFromListening(s, tables);
+  if (byListening !== 'unknown') return { direction: byListening, evidence: 'listening' };
+  const byPorts = directionFromPorts(s, range);
+  if (byPorts !== 'unknown') return { direction: byPorts, evidence: 'heuristic' };
+  return { direction: 'unknown', evidence: 'none' };
+}

@@ -1,0 +1,171 @@
+import type {
+  Direction, Family, NatTranslation, ProcessKey, SocketObservation, SocketState, SourceName,
+} from '../domain/connection.js';
+import { socketKey, tupleKey, type SocketTuple } from './socket-key.js';
+
+/**
+ * Merging the observations of all sources into one record per socket. Pure: the tracker feeds it the
+ * readings of one interval and a way to ask whether a socket key was seen before.
+ */
+
+/** Field preference when sources disagree: eBPF sees the most, conntrack the least about a socket. */
+export const SOURCE_PRIORITY: readonly SourceName[] = Object.freeze(['ebpf', 'procfs', 'conntrack'] as const);
+
+export interface SourceCounters {
+  readonly bytesSent: number | null;
+  readonly bytesReceived: number | null;
+  readonly retransmits: number | null;
+}
+
+export interface MergedSocket extends SocketTuple {
+  readonly key: string;
+  readonly family: Family;
+  readonly state: SocketState;
+  readonly inode: number | null;
+  readonly process: ProcessKey | null;
+  /** Direction as observed by a source ('unknown' when none knew). */
+  readonly direction: Direction;
+  readonly openedAtMs: number | null;
+  readonly closedAtMs: number | null;
+  readonly rttUs: number | null;
+  /** The most preferred source that saw the socket. */
+  readonly source: SourceName;
+  /** Cumulative counters per source, oriented as this socket (sent = local -> remote). */
+  readonly counters: ReadonlyMap<SourceName, SourceCounters>;
+}
+
+function priority(s: SourceName): number {
+  const i = SOURCE_PRIORITY.indexOf(s);
+  return i < 0 ? SOURCE_PRIORITY.length : i;
+}
+
+function flipDirection(d: Direction): Direction {
+  return d === 'outgoing' ? 'incoming' : d === 'incoming' ? 'outgoing' : 'unknown';
+}
+
+/** The same observation seen from the other end of the connection. */
+export function flipObservation(o: SocketObservation): SocketObservation {
+  return {
+    ...o, local: o.remote, remote: o.local, direction: flipDirection(o.direction),
+    bytesSent: o.bytesReceived, bytesReceived: o.bytesSent,
+  };
+}
+
+/** NAT translations indexed by their original tuple, oriented as its sender saw it. */
+export function indexNatByOriginal(nat: readonly NatTranslation[]): Map<string, NatTranslation> {
+  const out = new Map<string, NatTranslation>();
+  for (const t of nat) {
+    out.set(tupleKey(t.netns, t.protocol,
+      { address: t.original.src, port: t.original.srcPort }, { address: t.original.dst, port: t.original.dstPort }), t);
+  }
+  return out;
+}
+
+function natReplyPlacement(o: SocketObservation, natByOriginal: ReadonlyMap<string, NatTranslation>): SocketObservation | null {
+  const t = natByOriginal.get(socketKey(o));
+  if (!t) return null;
+  // The server's socket is the reply tuple's source: it receives what the original sender sent.
+  return {
+    ...flipObservation(o),
+    local: { address: t.reply.src, port: t.reply.srcPort },
+    remote: { address: t.reply.dst, port: t.reply.dstPort },
+  };
+}
+
+/**
+ * Where a conntrack observation belongs: the socket seen under the same orientation, the mirrored one, or
+ * the server socket behind a DNAT; first among the sockets seen now, then among those seen before.
+ */
+function placeConntrack(
+  o: SocketObservation, natByOriginal: ReadonlyMap<string, NatTranslation>, present: ReadonlySet<string>, known: (key: string) => boolean,
+): SocketObservation {
+  const candidates: SocketObservation[] = [o, flipObservation(o)];
+  const viaNat = natReplyPlacement(o, natByOriginal);
+  if (viaNat) candidates.push(viaNat);
+  return candidates.find((c) => present.has(socketKey(c))) ?? candidates.find((c) => known(socketKey(c))) ?? o;
+}
+
+function firstNonNull<T>(obs: readonly SocketObservation[], pick: (o: SocketObservation) => T | null): T | null {
+  for (const o of obs) {
+    const v = pick(o);
+    if (v !== null && v !== undefined) return v;
+  }
+  return null;
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}
+
+function mergeCounters(obs: readonly SocketObservation[]): Map<SourceName, SourceCounters> {
+  const out = new Map<SourceName, SourceCounters>();
+  for (const o of obs) {
+    if (o.bytesSent === null && o.bytesReceived === null && o.retransmits === null) continue;
+    const prior = out.get(o.source);
+    // One source reporting the same socket twice in one reading: the larger cumulative value is the later one.
+    out.set(o.source, prior ? {
+      bytesSent: maxOrNull(prior.bytesSent, o.bytesSent),
+      bytesReceived: maxOrNull(prior.bytesReceived, o.bytesReceived),
+      retransmits: maxOrNull(prior.retransmits, o.retransmits),
+    } : { bytesSent: o.bytesSent, bytesReceived: o.bytesReceived, retransmits: o.retransmits });
+  }
+  return out;
+}
+
+function mergeBucket(key: string, obs: SocketObservation[]): MergedSocket {
+  obs.sort((a, b) => priority(a.source) - priority(b.source));
+  const first = obs[0] as SocketObservation;
+  const observed = obs.find((o) => o.direction !== 'unknown');
+  return {
+    key,
+    netns: first.netns,
+    protocol: first.protocol,
+    family: first.family,
+    local: first.local,
+    remote: first.remote,
+    state: first.state,
+    inode: firstNonNull(obs, (o) => o.inode),
+    process: firstNonNull(obs, (o) => o.process),
+    direction: observed ? observed.direction : 'unknown',
+    openedAtMs: firstNonNull(obs, (o) => o.openedAtMs),
+    closedAtMs: firstNonNull(obs, (o) => o.closedAtMs),
+    rttUs: firstNonNull(obs, (o) => o.rttUs),
+    source: first.source,
+    counters: mergeCounters(obs),
+  };
+}
+
+/** Merges all observations of one interval into one record per socket, sorted by key. */
+export function mergeObservations(
+  observations: readonly SocketObservation[],
+  nat: readonly NatTranslation[],
+  known: (key: string) => boolean = () => false,
+): MergedSocket[] {
+  const buckets = new Map<string, SocketObservation[]>();
+  const add = (o: SocketObservation): void => {
+    const key = socketKey(o);
+    const bucket = buckets.get(key);
+    if (bucket) bucket.push(o);
+    else buckets.set(key, [o]);
+  };
+  const fromConntrack: SocketObservation[] = [];
+  for (const o of observations) {
+    if (o.source === 'conntrack') fromConntrack.push(o);
+    else add(o);
+  }
+  const present = new Set(buckets.keys());
+  const natByOriginal = indexNatByOriginal(nat);
+  for (const o of fromConntrack) add(placeConntrack(o, natByOriginal, present, known));
+  return [...buckets.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, obs]) => mergeBucket(key, obs));
+}
+
+/** Conntrack observations that carry no direction are original tuples: the direction rules use them. */
+export function conntrackOriginals(observations: readonly SocketObservation[]): SocketTuple[] {
+  return observations
+    .filter((o) => o.source === 'conntrack' && o.direction === 'unknown')
+    .map((o) => ({ netns: o.netns, protocol: o.protocol, local: o.local, remote: o.remote }));
+}

@@ -1,0 +1,34 @@
+import type { Endpoint, Protocol } from '../domain/connection.js';
+
+/** The identity of a socket across sources: the same 4-tuple in the same netns is the same socket. */
+export interface SocketTuple {
+  readonly netns: number;
+  readonly protocol: Protocol;
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+}
+
+export function endpointKey(e: Endpoint): string {
+  return `${e.address}:${e.port}`;
+}
+
+export function socketKey(t: SocketTuple): string {
+  return `${t.netns}|${t.protocol}|${endpointKey(t.local)}|${endpointKey(t.remote)}`;
+}
+
+/** The key of the other end of the same connection, as seen from the remote side. */
+export function mirrorKey(t: SocketTuple): string {
+  return `${t.netns}|${t.protocol}|${endpointKey(t.remote)}|${endpointKey(t.local)}`;
+}
+
+export function tupleKey(netns: number, protocol: Protocol, local: Endpoint, remote: Endpoint): string {
+  return socketKey({ netns, protocol, local, remote });
+}
+
+export function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
+}
+
+export function isUnspecified(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
+}

@@ -1,0 +1,233 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tracker } from '../../src/collector/tracker.js';
+import type { ConnectionRow } from '../../src/domain/connection.js';
+import { listen, nat, obs, proc, reading, run } from './observations.js';
+
+const INTERVAL = 15_000;
+const T0 = 1_700_000_010_000 - (1_700_000_010_000 % INTERVAL);
+
+function tracker(extra: Partial<ConstructorParameters<typeof Tracker>[0]> = {}): Tracker {
+  return new Tracker({ hostId: 'host-a', intervalMs: INTERVAL, elision: null, ...extra });
+}
+
+function only(rows: readonly ConnectionRow[]): ConnectionRow {
+  assert.equal(rows.length, 1, `expected one row, got ${JSON.stringify(rows)}`);
+  return rows[0] as ConnectionRow;
+}
+
+describe('tracker: merging sources', () => {
+  it('dedupes one socket seen by ebpf, procfs and conntrack, taking each field from the best source', () => {
+    const t = tracker();
+    const pid = { pid: 4242, startedAtMs: 1_700_000_000_000 };
+    const snap = t.build({
+      timeMs: T0,
+      readings: [
+        reading('procfs', [obs('procfs', '10.0.0.1:40000', '10.0.0.2:443', { inode: 991, process: pid, state: 'ESTABLISHED' })],
+          { processes: [proc(4242, 'curl')] }),
+        reading('ebpf', [obs('ebpf', '10.0.0.1:40000', '10.0.0.2:443', { bytesSent: 1200, bytesReceived: 56000, rttUs: 800, direction: 'outgoing' })]),
+        // conntrack reports the flow oriented by its original tuple and counts headers too
+        reading('conntrack', [obs('conntrack', '10.0.0.1:40000', '10.0.0.2:443', { bytesSent: 1500, bytesReceived: 58000 })]),
+      ],
+    });
+    const row = only(snap.connections);
+    assert.equal(row.source, 'ebpf');
+    assert.deepEqual(row.process, pid);
+    assert.equal(row.direction, 'outgoing');
+    assert.equal(row.bytesSent, 1200);
+    assert.equal(row.bytesReceived, 56000);
+    assert.equal(row.rttUs, 800);
+    assert.equal(row.count, 1);
+    assert.equal(row.newCount, 1);
+    assert.deepEqual(snap.completeness.sources.map((s) => s.name), ['conntrack', 'ebpf', 'procfs']);
+    assert.equal(snap.processes.length, 1);
+  });
+
+  it('joins a conntrack flow seen from its original side to the accepting socket, as incoming, with bytes swapped', () => {
+    const t = tracker();
+    const snap = t.build({
+      timeMs: T0,
+      readings: [
+        reading('procfs', [obs('procfs', '10.0.0.2:8080', '10.0.0.1:50123', { inode: 7 })]),
+        reading('conntrack', [obs('conntrack', '10.0.0.1:50123', '10.0.0.2:8080', { bytesSent: 300, bytesReceived: 9000 })]),
+      ],
+    });
+    const row = only(snap.connections);
+    assert.equal(row.localPort, 8080);
+    assert.equal(row.direction, 'incoming');
+    assert.equal(row.bytesSent, 9000, 'the server sent what the original tuple received');
+    assert.equal(row.bytesReceived, 300);
+    assert.equal(row.source, 'procfs');
+  });
+
+  it('joins a DNAT-ed conntrack flow to the server socket behind the translation', () => {
+    const t = tracker();
+    const snap = t.build({
+      timeMs: T0,
+      readings: [
+        reading('procfs', [obs('procfs', '10.0.1.5:8080', '192.168.1.9:51000', { inode: 8 })]),
+        reading('conntrack', [obs('conntrack', '192.168.1.9:51000', '10.96.0.10:80', { bytesSent: 100, bytesReceived: 2000 })],
+          { nat: [nat(['192.168.1.9', 51000, '10.96.0.10', 80], ['10.0.1.5', 8080, '192.168.1.9', 51000])] }),
+      ],
+    });
+    const row = only(snap.connections);
+    assert.equal(row.localAddress, '10.0.1.5');
+    assert.equal(row.direction, 'incoming');
+    assert.equal(row.bytesReceived, 100);
+    assert.equal(row.bytesSent, 2000);
+    assert.equal(snap.nat.length, 1);
+  });
+
+  it('keeps connections opened and closed within the interval', () => {
+    const t = tracker();
+    const snap = t.build({
+      timeMs: T0,
+      readings: [
+        reading('procfs', [obs('procfs', '10.0.0.1:40001', '10.0.0.2:443', { inode: 3 })]),
+        reading('ebpf', [obs('ebpf', '10.0.0.1:40002', '10.0.0.2:443', {
+          direction: 'outgoing', state: 'CLOSE', openedAtMs: T0 - 9000, closedAtMs: T0 - 8000, bytesSent: 10, bytesReceived: 20,
+        })]),
+      ],
+    });
+    assert.equal(snap.connections.length, 2);
+    const closed = snap.connections.find((r) => r.localPort === 40002);
+    assert.ok(closed);
+    assert.equal(closed.closedAtMs, T0 - 8000);
+    assert.equal(closed.openedAtMs, T0 - 9000);
+    assert.equal(closed.newCount, 1);
+    assert.equal(closed.bytesReceived, 20);
+  });
+
+  it('leaves listeners and unconnected UDP sockets out of the connections', () => {
+    const t = tracker();
+    const snap = t.build({
+      timeMs: T0,
+      readings: [reading('procfs', [
+        obs('procfs', '0.0.0.0:22', '0.0.0.0:0', { state: 'LISTEN' }),
+        obs('procfs', '0.0.0.0:5353', '0.0.0.0:0', { protocol: 'udp', state: 'CLOSE' }),
+        obs('procfs', '10.0.0.1:22', '10.0.0.9:50000'),
+      ], { listening: [listen('0.0.0.0', 22)] })],
+    });
+    const row = only(snap.connections);
+    assert.equal(row.direction, 'incoming');
+    assert.equal(snap.listening.length, 1);
+  });
+});
+
+describe('tracker: direction', () => {
+  function direction(readings: Parameters<Tracker['build']>[0]['readings'], localPort: number): string {
+    const rows = tracker().build({ timeMs: T0, readings }).connections;
+    const row = rows.find((r) => r.localPort === localPort);
+    assert.ok(row, `no row on local port ${localPort}`);
+    return row.direction;
+  }
+
+  it('uses the observed direction first, even against the port heuristic', () => {
+    assert.equal(direction([reading('ebpf', [obs('ebpf', '10.0.0.1:80', '10.0.0.2:50000', { direction: 'outgoing' })])], 80), 'outgoing');
+  });
+
+  it('uses the conntrack original tuple: local == original source is outgoing', () => {
+    // Ports chosen so that the heuristic alone would say the opposite.
+    const readings = [
+      reading('procfs', [obs('procfs', '10.0.0.1:1000', '10.0.0.2:50000')]),
+      reading('conntrack', [], { nat: [nat(['10.0.0.1', 1000, '10.0.0.2', 50000], ['10.0.0.2', 50000, '10.9.9.9', 61000], { kind: 'SNAT' })] }),
+    ];
+    assert.equal(direction(readings, 1000), 'outgoing');
+  });
+
+  it('uses the listening table: a local port this host listens on is incoming', () => {
+    const readings = [reading('procfs', [obs('procfs', '10.0.0.1:50500', '10.0.0.2:80')], { listening: [listen('0.0.0.0', 50500)] })];
+    assert.equal(direction(readings, 50500), 'incoming');
+  });
+
+  it('uses the listening table for both ends of a loopback connection', () => {
+    const readings = [reading('procfs', [
+      obs('procfs', '127.0.0.1:45000', '127.0.0.1:47000'),
+      obs('procfs', '127.0.0.1:47000', '127.0.0.1:45000'),
+    ], { listening: [listen('127.0.0.1', 47000)] })];
+    assert.equal(direction(readings, 45000), 'outgoing');
+    assert.equal(direction(readings, 47000), 'incoming');
+  });
+
+  it('falls back to the port heuristic', () => {
+    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:41000', '10.0.0.2:5432')])], 41000), 'outgoing');
+    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:8080', '10.0.0.2:9090')])], 8080), 'incoming');
+    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:62000', '10.0.0.2:40000')])], 62000), 'incoming');
+    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:7000', '10.0.0.2:7000')])], 7000), 'unknown');
+  });
+
+  it('remembers a strong direction when later intervals only have weak evidence', () => {
+    const t = tracker();
+    t.build({ timeMs: T0, readings: [reading('ebpf', [obs('ebpf', '10.0.0.1:80', '10.0.0.2:50000', { direction: 'outgoing' })])] });
+    const row = only(t.build({ timeMs: T0 + INTERVAL, readings: [reading('procfs', [obs('procfs', '10.0.0.1:80', '10.0.0.2:50000')])] }).connections);
+    assert.equal(row.direction, 'outgoing');
+  });
+});
+
+describe('tracker: counters and lifetimes', () => {
+  it('emits per-interval deltas of cumulative counters, never negative, a reset counting as a new connection', () => {
+    const t = tracker();
+    const sent = [100, 250, 250, 40, 90];
+    const rows = sent.map((bytesSent, i) => only(t.build({
+      timeMs: T0 + i * INTERVAL,
+      readings: [reading('ebpf', [obs('ebpf', '10.0.0.1:40000', '10.0.0.2:443', { bytesSent, bytesReceived: bytesSent * 2, retransmits: i })])],
+    }).connections));
+    assert.deepEqual(rows.map((r) => r.bytesSent), [100, 150, 0, 40, 50]);
+    assert.deepEqual(rows.map((r) => r.bytesReceived), [200, 300, 0, 80, 100]);
+    assert.deepEqual(rows.map((r) => r.newCount), [1, 0, 0, 1, 0]);
+    assert.ok(rows.every((r) => r.bytesSent >= 0 && r.bytesReceived >= 0 && r.retransmits >= 0));
+  });
+
+  it('treats a new inode on the same 4-tuple as a new connection', () => {
+    const t = tracker();
+    t.build({ timeMs: T0, readings: [reading('procfs', [obs('procfs', '10.0.0.1:40000', '10.0.0.2:443', { inode: 1 })])] });
+    const same = only(t.build({ timeMs: T0 + INTERVAL, readings: [reading('procfs', [obs('procfs', '10.0.0.1:40000', '10.0.0.2:443', { inode: 1 })])] }).connections);
+    const reused = only(t.build({ timeMs: T0 + 2 * INTERVAL, readings: [reading('procfs', [obs('procfs', '10.0.0.1:40000', '10.0.0.2:443', { inode: 2 })])] }).connections);
+    assert.equal(same.newCount, 0);
+    assert.equal(reused.newCount, 1);
+  });
+
+  it('does not count history twice when a better source starts reporting a socket already followed', () => {
+    const t = tracker();
+    const at = (i: number, readings: Parameters<Tracker['build']>[0]['readings']): ConnectionRow =>
+      only(t.build({ timeMs: T0 + i * INTERVAL, readings }).connections);
+    const ct = (b: number) => reading('conntrack', [obs('conntrack', '10.0.0.1:40000', '10.0.0.2:443', { bytesSent: b, bytesReceived: 0 })]);
+    const eb = (b: number) => reading('ebpf', [obs('ebpf', '10.0.0.1:40000', '10.0.0.2:443', { bytesSent: b, bytesReceived: 0 })]);
+    assert.equal(at(0, [ct(1000)]).bytesSent, 1000);
+    assert.equal(at(1, [ct(1600), eb(5000)]).bytesSent, 600, 'the switch interval uses the followed source');
+    assert.equal(at(2, [ct(1700), eb(5090)]).bytesSent, 90, 'then the preferred source');
+  });
+
+  it('forgets sockets not seen for a while: their next sighting is new', () => {
+    const t = tracker({ forgetAfterMs: 2 * INTERVAL });
+    const seen = () => reading('procfs', [obs('procfs', '10.0.0.1:40000', '10.0.0.2:443')]);
+    t.build({ timeMs: T0, readings: [seen()] });
+    t.build({ timeMs: T0 + INTERVAL, readings: [] });
+    assert.equal(t.stats().tracked, 1);
+    t.build({ timeMs: T0 + 3 * INTERVAL, readings: [] });
+    assert.equal(t.stats().tracked, 0);
+    assert.equal(only(t.build({ timeMs: T0 + 4 * INTERVAL, readings: [seen()] }).connections).newCount, 1);
+  });
+
+  it('bounds its memory, counting what it had to forget in the completeness record', () => {
+    const t = tracker({ maxTracked: 10 });
+    const many = Array.from({ length: 25 }, (_, i) => obs('procfs', `10.0.0.1:${40000 + i}`, '10.0.0.2:443'));
+    const snap = t.build({ timeMs: T0, readings: [reading('procfs', many)], eventsLost: 2, errors: ['spool full'] });
+    assert.equal(snap.connections.length, 25, 'the interval still reports everything it saw');
+    assert.equal(t.stats().tracked, 10);
+    assert.equal(t.stats().evictedTotal, 15);
+    assert.equal(snap.completeness.eventsLost, 17);
+    assert.equal(snap.completeness.errors[0], 'spool full');
+    assert.match(snap.completeness.errors[1] ?? '', /tracker full/);
+  });
+
+  it('records failed sources next to the ones that answered', () => {
+    const snap = tracker().build({
+      timeMs: T0, readings: [reading('procfs', [])], failedRuns: [run('ebpf', { ok: false, error: 'timed out' })],
+    });
+    assert.deepEqual(snap.completeness.sources.map((s) => [s.name, s.ok]), [['ebpf', false], ['procfs', true]]);
+    assert.equal(snap.timeMs, T0);
+    assert.equal(snap.intervalMs, INTERVAL);
+    assert.equal(snap.hostId, 'host-a');
+  });
+});
