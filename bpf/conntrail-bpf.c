@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * conntrail-bpf: loads conntrail.bpf.c and streams connection records to stdout in the line format
+ * described in FORMAT.md (tab-separated, one record per line, versioned header first).
+ *
+ * Closed TCP connections arrive through the ring buffer and are printed as they are drained (every
+ * DRAIN_MS). Live connections are printed by a dump: on "dump <token>" read from stdin, and every
+ * --interval-ms if given. UDP flows idle for --udp-idle-ms are removed and printed as closed.
+ * EOF on stdin, SIGTERM, SIGINT or SIGHUP end the helper cleanly (exit 0); so does a closed stdout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <linux/types.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "conntrail.h"
+#include "conntrail.skel.h"
+
+#define FORMAT_VERSION 1
+#define DRAIN_MS 100
+#define BATCH 256
+
+/* Exit codes (FORMAT.md lists them). */
+enum { EXIT_USAGE = 64, EXIT_NOT_ROOT = 65, EXIT_NO_BTF = 66, EXIT_LOAD = 67, EXIT_ATTACH = 68, EXIT_RUNTIME = 69 };
+
+struct options {
+	unsigned interval_ms;
+	unsigned udp_idle_ms;
+	unsigned max_conns;
+	int read_stdin;
+	int verbose;
+};
+
+struct helper {
+	struct options opt;
+	struct conntrail_bpf *skel;
+	struct ring_buffer *rb;
+	int out_failed;       /* stdout closed or failing: stop */
+	long long ns_per_tick; /* ns per USER_HZ tick, for process start times */
+	char features[128];
+};
+
+static const char *const TCP_STATE_NAMES[] = {
+	"UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+};
+
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "conntrail-bpf: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	/* Verifier logs come at WARN level on a failed load: they are what a user needs to see. */
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static long long clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CLOCK_REALTIME - CLOCK_BOOTTIME in ns: add it to a BPF timestamp to get epoch ns. Bracketed
+ * so the error is half the time between the two boottime reads. */
+static long long boot_to_epoch_ns(void)
+{
+	long long b1 = clock_ns(CLOCK_BOOTTIME);
+	long long r = clock_ns(CLOCK_REALTIME);
+	long long b2 = clock_ns(CLOCK_BOOTTIME);
+
+	return r - (b1 + (b2 - b1) / 2);
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+static void out(struct helper *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h->out_failed)
+		return;
+	va_start(ap, fmt);
+	if (vprintf(fmt, ap) < 0)
+		h->out_failed = 1;
+	va_end(ap);
+}
+
+static void out_flush(struct helper *h)
+{
+	if (!h->out_failed && fflush(stdout) != 0)
+		h->out_failed = 1;
+}
+
+/* comm may hold any byte but NUL: escape what would break a tab-separated line (FORMAT.md). */
+static void escape_comm(const char *comm, char *dst, size_t cap)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < CT_COMM_LEN && comm[i] && j + 5 < cap; i++) {
+		unsigned char ch = (unsigned char)comm[i];
+
+		if (ch <= 0x20 || ch >= 0x7f || ch == '\\')
+			j += snprintf(dst + j, cap - j, "\\x%02x", ch);
+		else
+			dst[j++] = (char)ch;
+	}
+	if (j == 0)
+		dst[j++] = '-';
+	dst[j] = '\0';
+}
+
+static void format_addr(const __u8 *addr, int family, char *dst, size_t cap)
+{
+	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, dst, cap))
+		snprintf(dst, cap, "?");
+}
+
+static const char *dir_name(int dir)
+{
+	return dir == CT_DIR_CONNECT ? "connect" : dir == CT_DIR_ACCEPT ? "accept" : "-";
+}
+
+/* One connection record: kind 'C' (closed, close_ns set) or 'U' (live). */
+static void print_conn(struct helper *h, char kind, const struct ct_conn *c, __u64 close_ns)
+{
+	char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[CT_COMM_LEN * 4 + 2];
+	const char *state = c->state < sizeof(TCP_STATE_NAMES) / sizeof(TCP_STATE_NAMES[0])
+				    ? TCP_STATE_NAMES[c->state] : "UNKNOWN";
+	unsigned long long start_ticks = c->pid ? c->start_ns / (unsigned long long)h->ns_per_tick : 0;
+
+	format_addr(c->saddr, c->family, laddr, sizeof(laddr));
+	format_addr(c->daddr, c->family, raddr, sizeof(raddr));
+	if (c->pid)
+		escape_comm(c->comm, comm, sizeof(comm));
+	else
+		snprintf(comm, sizeof(comm), "-");
+	if (kind == 'C')
+		state = "CLOSE";
+	out(h, "%c\t%llu\t%s\t%u\t%u\t%s\t%u\t%s\t%u\t%u\t%llu\t%s\t%s\t%s\t%u\t%llu\t%llu\t%llu\t%llu\t%u\t%u\t%llu\n",
+	    kind, (unsigned long long)c->cookie, c->proto == 17 ? "udp" : "tcp", c->family, c->netns,
+	    laddr, c->sport, raddr, c->dport, c->pid, start_ticks, comm, dir_name(c->dir), state,
+	    c->flags, (unsigned long long)c->open_ns, (unsigned long long)close_ns,
+	    (unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_recv, c->retrans, c->rtt_us,
+	    (unsigned long long)c->inode);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct helper *h = ctx;
+	const struct ct_event *e = data;
+
+	if (size < sizeof(*e))
+		return 0;
+	print_conn(h, 'C', &e->conn, e->close_ns);
+	return h->out_failed ? -EPIPE : 0;
+}
+
+/* ---- map walks --------------------------------------------------------------------------- */
+
+typedef void (*visit_fn)(struct helper *h, const void *key, const struct ct_conn *c, long long now);
+
+/* Walks a hash map with batched lookups (one syscall per BATCH entries, and no restart when an
+ * entry is deleted under us, unlike get_next_key). */
+static int walk_map(struct helper *h, int fd, size_t key_size, visit_fn visit, long long now)
+{
+	char keys[BATCH * sizeof(struct ct_udp_key)];
+	struct ct_conn vals[BATCH];
+	__u32 in_batch = 0, out_batch = 0;
+	int first = 1;
+
+	for (;;) {
+		__u32 count = BATCH;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals, &count, NULL);
+		int done = err && errno == ENOENT;
+
+		if (err && !done)
+			return -errno;
+		for (__u32 i = 0; i < count; i++)
+			visit(h, keys + i * key_size, &vals[i], now);
+		if (done)
+			return 0;
+		in_batch = out_batch;
+		first = 0;
+	}
+}
+
+static void visit_live(struct helper *h, const void *key, const struct ct_conn *c, long long now)
+{
+	(void)key;
+	(void)now;
+	print_conn(h, 'U', c, 0);
+}
+
+static void visit_udp_idle(struct helper *h, const void *key, const struct ct_conn *c, long long now)
+{
+	struct ct_conn last;
+	int fd = bpf_map__fd(h->skel->maps.udp_flows);
+
+	if (now - (long long)c->last_ns < (long long)h->opt.udp_idle_ms * 1000000LL)
+		return;
+	/* Take the freshest counters as the entry goes; a datagram after this starts a new flow. */
+	if (bpf_map_lookup_and_delete_elem(fd, key, &last) != 0)
+		return;
+	last.state = 7; /* TCP_CLOSE */
+	print_conn(h, 'C', &last, last.last_ns);
+}
+
+static void stats_line(struct helper *h)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 sum[CT_STAT_COUNT] = {0};
+	__u32 zero = 0;
+
+	if (ncpu > 0) {
+		__u64 *vals = calloc((size_t)ncpu, sizeof(__u64) * CT_STAT_COUNT);
+
+		if (vals && bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.stats), &zero, vals) == 0)
+			for (int cpu = 0; cpu < ncpu; cpu++)
+				for (int i = 0; i < CT_STAT_COUNT; i++)
+					sum[i] += vals[cpu * CT_STAT_COUNT + i];
+		free(vals);
+	}
+	out(h, "S\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)sum[CT_STAT_RINGBUF_FULL],
+	    (unsigned long long)sum[CT_STAT_TCP_MAP_FULL], (unsigned long long)sum[CT_STAT_UDP_MAP_FULL],
+	    (unsigned long long)sum[CT_STAT_UDP_NO_PEER]);
+}
+
+static void sweep_udp(struct helper *h)
+{
+	long long now = clock_ns(CLOCK_BOOTTIME);
+
+	if (walk_map(h, bpf_map__fd(h->skel->maps.udp_flows), sizeof(struct ct_udp_key), visit_udp_idle, now))
+		fprintf(stderr, "conntrail-bpf: walking udp_flows failed: %s\n", strerror(errno));
+}
+
+/* A dump: everything closed so far, then every live connection, then the counters, then the end
+ * marker carrying the caller's token, so a reader knows the cut is complete. */
+static void dump(struct helper *h, const char *token)
+{
+	long long now;
+
+	ring_buffer__consume(h->rb);
+	sweep_udp(h);
+	now = clock_ns(CLOCK_BOOTTIME);
+	if (walk_map(h, bpf_map__fd(h->skel->maps.tcp_conns), sizeof(__u64), visit_live, now) ||
+	    walk_map(h, bpf_map__fd(h->skel->maps.udp_flows), sizeof(struct ct_udp_key), visit_live, now))
+		fprintf(stderr, "conntrail-bpf: walking maps failed: %s\n", strerror(errno));
+	stats_line(h);
+	out(h, "E\t%s\t%lld\t%lld\n", token, now, boot_to_epoch_ns());
+	out_flush(h);
+}
+
+/* ---- setup ------------------------------------------------------------------------------- */
+
+/* Classic tracepoints are found through tracefs; mount it where the kernel documents it if no
+ * tracefs is visible yet. Returns 0 when tracepoint ids can be read. */
+static int ensure_tracefs(void)
+{
+	struct stat st;
+
+	if (stat("/sys/kernel/tracing/events", &st) == 0 || stat("/sys/kernel/debug/tracing/events", &st) == 0)
+		return 0;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) != 0)
+		return -errno;
+	return stat("/sys/kernel/tracing/events", &st) == 0 ? 0 : -ENOENT;
+}
+
+static struct bpf_program *const *syscall_programs(struct conntrail_bpf *s, size_t *n)
+{
+	static struct bpf_program *progs[10];
+
+	progs[0] = s->progs.on_enter_sendto;
+	progs[1] = s->progs.on_enter_sendmsg;
+	progs[2] = s->progs.on_exit_sendto;
+	progs[3] = s->progs.on_exit_sendmsg;
+	progs[4] = s->progs.on_enter_recvfrom;
+	progs[5] = s->progs.on_enter_recvmsg;
+	progs[6] = s->progs.on_exit_recvfrom;
+	progs[7] = s->progs.on_exit_recvmsg;
+	progs[8] = s->progs.on_exit_accept4;
+	progs[9] = s->progs.on_exit_accept;
+	*n = 10;
+	return progs;
+}
+
+static void load(struct helper *h)
+{
+	struct stat st;
+	size_t nsys;
+	struct bpf_program *const *sys;
+	int tracefs, err;
+
+	if (geteuid() != 0)
+		die(EXIT_NOT_ROOT, "must run as root (loading eBPF programs needs CAP_BPF and CAP_PERFMON)");
+	if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
+		die(EXIT_NO_BTF, "kernel BTF not found at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF)");
+	libbpf_set_print(h->opt.verbose ? NULL : libbpf_log);
+
+	h->skel = conntrail_bpf__open();
+	if (!h->skel)
+		die(EXIT_LOAD, "cannot open the BPF object: %s", strerror(errno));
+	bpf_map__set_max_entries(h->skel->maps.tcp_conns, h->opt.max_conns);
+	bpf_map__set_max_entries(h->skel->maps.udp_flows, h->opt.max_conns);
+
+	tracefs = ensure_tracefs();
+	sys = syscall_programs(h->skel, &nsys);
+	if (tracefs != 0) {
+		fprintf(stderr, "conntrail-bpf: warning: tracefs unavailable (%s): no syscall tracepoints, "
+				"so no accept() pids and no peers for unconnected UDP\n", strerror(-tracefs));
+		for (size_t i = 0; i < nsys; i++)
+			bpf_program__set_autoload(sys[i], false);
+	}
+	err = conntrail_bpf__load(h->skel);
+	if (err)
+		die(EXIT_LOAD, "cannot load the BPF programs: %s (the verifier log, if any, is above)", strerror(-err));
+
+	struct bpf_program *core[] = { h->skel->progs.on_set_state, h->skel->progs.on_retransmit,
+				       h->skel->progs.on_send_length, h->skel->progs.on_recv_length };
+	for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
+		if (!bpf_program__attach(core[i]))
+			die(EXIT_ATTACH, "cannot attach %s: %s", bpf_program__name(core[i]), strerror(errno));
+	strcpy(h->features, "tcp,udp");
+	if (tracefs == 0) {
+		int attached = 0;
+
+		for (size_t i = 0; i < nsys; i++) {
+			if (bpf_program__attach(sys[i]))
+				attached++;
+			else
+				fprintf(stderr, "conntrail-bpf: warning: cannot attach %s: %s\n",
+					bpf_program__name(sys[i]), strerror(errno));
+		}
+		if (attached == (int)nsys)
+			strcat(h->features, ",syscalls");
+	}
+	h->rb = ring_buffer__new(bpf_map__fd(h->skel->maps.events), on_event, h, NULL);
+	if (!h->rb)
+		die(EXIT_LOAD, "cannot open the ring buffer: %s", strerror(errno));
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: conntrail-bpf [--interval-ms N] [--udp-idle-ms N] [--max-conns N] [--no-stdin] [--verbose]\n"
+		   "  Streams connection records to stdout (format version %d, see FORMAT.md).\n"
+		   "  stdin commands: 'dump <token>' prints live connections then 'E <token> ...'; 'quit'.\n",
+		FORMAT_VERSION);
+}
+
+static unsigned parse_uint(const char *s, const char *what)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || *end || v > 0x7fffffffUL)
+		die(EXIT_USAGE, "bad %s: %s", what, s);
+	return (unsigned)v;
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longs[] = {
+		{ "interval-ms", required_argument, NULL, 'i' }, { "udp-idle-ms", required_argument, NULL, 'u' },
+		{ "max-conns", required_argument, NULL, 'm' },   { "no-stdin", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },           { "help", no_argument, NULL, 'h' },
+		{ "format-version", no_argument, NULL, 'V' },    { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->interval_ms = 0;
+	o->udp_idle_ms = 30000;
+	o->max_conns = 65536;
+	o->read_stdin = 1;
+	o->verbose = 0;
+	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+		switch (c) {
+		case 'i': o->interval_ms = parse_uint(optarg, "--interval-ms"); break;
+		case 'u': o->udp_idle_ms = parse_uint(optarg, "--udp-idle-ms"); break;
+		case 'm': o->max_conns = parse_uint(optarg, "--max-conns"); break;
+		case 'n': o->read_stdin = 0; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%d\n", FORMAT_VERSION); exit(0);
+		default: usage(stderr); exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc || o->max_conns == 0)
+		die(EXIT_USAGE, "unexpected arguments (see --help)");
+}
+
+/* ---- main loop --------------------------------------------------------------------------- */
+
+/* Handles complete lines in buf; returns 1 when told to quit. Keeps a partial line. */
+static int handle_commands(struct helper *h, char *buf, size_t *len)
+{
+	char *start = buf, *nl;
+
+	while ((nl = memchr(start, '\n', *len - (size_t)(start - buf)))) {
+		*nl = '\0';
+		if (strncmp(start, "dump", 4) == 0 && (start[4] == ' ' || start[4] == '\0')) {
+			const char *token = start[4] ? start + 5 : "-";
+
+			dump(h, *token && !strpbrk(token, "\t\r") ? token : "-");
+		} else if (strcmp(start, "quit") == 0) {
+			return 1;
+		} else if (*start) {
+			fprintf(stderr, "conntrail-bpf: unknown command: %.64s\n", start);
+		}
+		start = nl + 1;
+	}
+	*len -= (size_t)(start - buf);
+	memmove(buf, start, *len);
+	if (*len == 4096) /* a line longer than any command: drop it */
+		*len = 0;
+	return 0;
+}
+
+static int add_fd(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int run(struct helper *h)
+{
+	sigset_t mask;
+	int ep, sfd, tfd, rbfd = ring_buffer__epoll_fd(h->rb), in_fd = h->opt.read_stdin ? STDIN_FILENO : -1;
+	struct itimerspec tick = { .it_interval = { 0, DRAIN_MS * 1000000L }, .it_value = { 0, DRAIN_MS * 1000000L } };
+	long long next_dump = 0, next_sweep = 0;
+	char cmd[4096];
+	size_t cmd_len = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &tick, NULL) || add_fd(ep, sfd) ||
+	    add_fd(ep, tfd) || add_fd(ep, rbfd))
+		die(EXIT_RUNTIME, "cannot set up the event loop: %s", strerror(errno));
+	/* stdin that cannot be polled (a regular file, /dev/null) carries no commands. */
+	if (in_fd >= 0 && add_fd(ep, in_fd) != 0)
+		in_fd = -1;
+
+	while (!h->out_failed) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die(EXIT_RUNTIME, "epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == sfd) {
+				return 0;
+			} else if (fd == tfd) {
+				long long now = clock_ns(CLOCK_MONOTONIC);
+				__u64 expirations;
+
+				if (read(tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+					die(EXIT_RUNTIME, "timerfd: %s", strerror(errno));
+				ring_buffer__consume(h->rb);
+				if (now >= next_sweep) {
+					unsigned every = h->opt.udp_idle_ms / 4 > 1000 ? 1000 : h->opt.udp_idle_ms / 4;
+
+					sweep_udp(h);
+					next_sweep = now + (long long)(every ? every : 1) * 1000000LL;
+				}
+				if (h->opt.interval_ms && now >= next_dump) {
+					dump(h, "-");
+					next_dump = now + (long long)h->opt.interval_ms * 1000000LL;
+				}
+				out_flush(h);
+			} else if (fd == rbfd) {
+				ring_buffer__consume(h->rb);
+				out_flush(h);
+			} else if (fd == in_fd) {
+				ssize_t r = read(in_fd, cmd + cmd_len, sizeof(cmd) - cmd_len);
+
+				if (r == 0)
+					return 0; /* our reader went away */
+				if (r < 0 && errno != EINTR && errno != EAGAIN)
+					return 0;
+				if (r > 0) {
+					cmd_len += (size_t)r;
+					if (handle_commands(h, cmd, &cmd_len))
+						return 0;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char outbuf[1 << 18];
+	struct helper h = { 0 };
+	int rc;
+
+	parse_args(argc, argv, &h.opt);
+	/* A closed stdout shows up as EPIPE from fflush; we stop then instead of dying of SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Do not outlive the collector that started us. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	h.ns_per_tick = 1000000000LL / sysconf(_SC_CLK_TCK);
+
+	load(&h);
+	out(&h, "H\tconntrail-bpf\t%d\t%lld\t%s\n", FORMAT_VERSION, boot_to_epoch_ns(), h.features);
+	out_flush(&h);
+
+	rc = run(&h);
+	ring_buffer__consume(h.rb);
+	out_flush(&h);
+	ring_buffer__free(h.rb);
+	conntrail_bpf__destroy(h.skel);
+	return rc;
+}
