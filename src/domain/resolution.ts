@@ -1,0 +1,50 @@
+/**
+ * Which data answers a time-windowed question: raw rows (exact, expensive) or the 1-minute / 1-hour continuous
+ * aggregates (coarse, cheap), and how the window is widened to whole buckets. Pure.
+ */
+export type Resolution = 'RAW' | 'MINUTE' | 'HOUR';
+export type ResolutionChoice = Resolution | 'AUTO';
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+export interface ResolutionPolicy {
+  /** AUTO uses raw rows up to this range length. */
+  readonly rawUpToMs: number;
+  /** AUTO uses the 1-minute aggregate up to this range length, the 1-hour aggregate beyond. */
+  readonly minuteUpToMs: number;
+}
+
+export const DEFAULT_RESOLUTION_POLICY: ResolutionPolicy = Object.freeze({ rawUpToMs: 2 * HOUR_MS, minuteUpToMs: 12 * HOUR_MS });
+
+export interface Window {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+export function chooseResolution(choice: ResolutionChoice, window: Window, policy: ResolutionPolicy = DEFAULT_RESOLUTION_POLICY): Resolution {
+  if (choice !== 'AUTO') return choice;
+  const length = window.toMs - window.fromMs;
+  if (length <= policy.rawUpToMs) return 'RAW';
+  if (length <= policy.minuteUpToMs) return 'MINUTE';
+  return 'HOUR';
+}
+
+export function bucketMs(resolution: Resolution): number {
+  return resolution === 'HOUR' ? HOUR_MS : resolution === 'MINUTE' ? MINUTE_MS : 0;
+}
+
+/** Widens a window to whole buckets (buckets are aligned to the epoch, as time_bucket aligns them for these sizes). */
+export function widenToBuckets(window: Window, resolution: Resolution): Window {
+  const size = bucketMs(resolution);
+  if (size === 0) return window;
+  return { fromMs: Math.floor(window.fromMs / size) * size, toMs: Math.ceil(window.toMs / size) * size };
+}
+
+/** Which aggregate a time series with this step can be read from: the coarsest one the step is a multiple of. */
+export function resolutionForStep(stepMs: number): Resolution {
+  if (stepMs % HOUR_MS === 0) return 'HOUR';
+  if (stepMs % MINUTE_MS === 0) return 'MINUTE';
+  return 'RAW';
+}

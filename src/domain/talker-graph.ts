@@ -1,0 +1,245 @@
+/**
+ * Groups matched flows into the talkers graph: nodes at the requested grain (process, process name, container,
+ * host, address) and edges between them per protocol and server port. Pure.
+ */
+import type { Protocol } from './connection.js';
+import type { Flow, FlowEndpoint, MatchLabel, NatGroup, ProcessRef } from './matching.js';
+
+export type Grouping = 'PROCESS' | 'PROCESS_NAME' | 'CONTAINER' | 'HOST' | 'ADDRESS';
+
+export interface GraphNode {
+  readonly id: string;
+  readonly kind: Grouping;
+  readonly name: string;
+  readonly hostId: string | null;
+  readonly process: ProcessRef | null;
+  readonly containerId: string | null;
+  readonly address: string | null;
+}
+
+export interface GraphEndpoint {
+  readonly node: GraphNode;
+  /** Set when every flow of the edge agrees on it. */
+  readonly hostId: string | null;
+  readonly process: ProcessRef | null;
+  readonly containerId: string | null;
+  readonly address: string | null;
+  readonly addresses: readonly string[];
+  readonly port: number | null;
+}
+
+export interface MatchShare {
+  readonly match: MatchLabel;
+  readonly connections: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+/** A NAT translation summarised over an edge; ports null where the aggregated translations differ. */
+export interface NatHopSummary {
+  readonly hostId: string | null;
+  readonly protocol: Protocol;
+  readonly kind: 'DNAT' | 'SNAT' | 'BOTH';
+  readonly original: { readonly source: string; readonly sourcePort: number | null; readonly destination: string; readonly destinationPort: number | null };
+  readonly reply: { readonly source: string; readonly sourcePort: number | null; readonly destination: string; readonly destinationPort: number | null };
+  readonly translations: number;
+  readonly firstSeenMs: number;
+  readonly lastSeenMs: number;
+}
+
+export interface GraphEdge {
+  readonly id: string;
+  readonly client: GraphEndpoint;
+  readonly server: GraphEndpoint;
+  readonly protocol: Protocol;
+  readonly match: MatchLabel;
+  readonly matches: readonly MatchShare[];
+  readonly connections: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly firstSeenMs: number;
+  readonly lastSeenMs: number;
+  readonly nat: readonly NatHopSummary[];
+}
+
+export interface TalkerGraph {
+  readonly nodes: readonly GraphNode[];
+  readonly edges: readonly GraphEdge[];
+  readonly totalEdges: number;
+}
+
+export interface FlowFilter {
+  readonly hosts?: readonly string[] | null;
+  readonly processName?: string | null;
+  readonly address?: string | null;
+  readonly port?: number | null;
+  readonly protocol?: Protocol | null;
+  readonly match?: readonly MatchLabel[] | null;
+}
+
+const LABEL_PRECEDENCE: readonly MatchLabel[] = ['BOTH_ENDS', 'NAT_RESOLVED', 'CLIENT_ONLY', 'SERVER_ONLY'];
+
+/** The node an endpoint belongs to; unknown process/container/host fall back to the next coarser grain. */
+export function nodeOf(e: FlowEndpoint, groupBy: Grouping): GraphNode {
+  const base = { hostId: null, process: null, containerId: null, address: null };
+  if (groupBy === 'PROCESS' && e.process && e.hostId !== null) {
+    return { ...base, id: `process:${e.hostId}:${e.process.pid}:${e.process.startedAtMs}`, kind: 'PROCESS', name: e.process.name ?? String(e.process.pid), hostId: e.hostId, process: e.process, containerId: e.process.containerId };
+  }
+  if (groupBy === 'PROCESS_NAME' && e.process?.name && e.hostId !== null) {
+    return { ...base, id: `pname:${e.hostId}:${e.process.name}`, kind: 'PROCESS_NAME', name: e.process.name, hostId: e.hostId, containerId: e.process.containerId };
+  }
+  if (groupBy === 'CONTAINER' && e.process?.containerId) {
+    return { ...base, id: `container:${e.process.containerId}`, kind: 'CONTAINER', name: e.process.containerId, containerId: e.process.containerId };
+  }
+  if (groupBy !== 'ADDRESS' && e.hostId !== null) {
+    return { ...base, id: `host:${e.hostId}`, kind: 'HOST', name: e.hostId, hostId: e.hostId };
+  }
+  return { ...base, id: `address:${e.address}`, kind: 'ADDRESS', name: e.address, address: e.address };
+}
+
+function natAddresses(n: NatGroup): string[] {
+  return [n.origSrc, n.origDst, n.replySrc, n.replyDst];
+}
+
+export function flowMatches(f: Flow, filter: FlowFilter | null | undefined): boolean {
+  if (!filter) return true;
+  if (filter.hosts && filter.hosts.length > 0) {
+    if (!filter.hosts.some((h) => h === f.client.hostId || h === f.server.hostId)) return false;
+  }
+  if (filter.processName != null && f.client.process?.name !== filter.processName && f.server.process?.name !== filter.processName) return false;
+  if (filter.address != null) {
+    const all = [f.client.address, f.server.address, ...f.nat.flatMap(natAddresses)];
+    if (!all.includes(filter.address)) return false;
+  }
+  if (filter.port != null && f.server.port !== filter.port) return false;
+  if (filter.protocol != null && f.protocol !== filter.protocol) return false;
+  if (filter.match && filter.match.length > 0 && !filter.match.includes(f.match)) return false;
+  return true;
+}
+
+interface EdgeAcc {
+  readonly clientNode: GraphNode;
+  readonly serverNode: GraphNode;
+  readonly protocol: Protocol;
+  readonly flows: Flow[];
+}
+
+function common<T>(values: readonly T[], same: (a: T, b: T) => boolean): T | null {
+  const first = values[0];
+  if (first === undefined) return null;
+  return values.every((v) => same(v, first)) ? first : null;
+}
+
+function sameProcess(a: ProcessRef | null, b: ProcessRef | null): boolean {
+  return a === b || (a !== null && b !== null && a.pid === b.pid && a.startedAtMs === b.startedAtMs);
+}
+
+function summariseEndpoint(node: GraphNode, ends: readonly FlowEndpoint[]): GraphEndpoint {
+  const hostId = common(ends.map((e) => e.hostId), (a, b) => a === b);
+  const process = hostId !== null ? common(ends.map((e) => e.process), sameProcess) : null;
+  const containers = ends.map((e) => e.process?.containerId ?? null);
+  const addresses = [...new Set(ends.map((e) => e.address))].sort();
+  return {
+    node, hostId, process,
+    containerId: common(containers, (a, b) => a === b),
+    address: addresses.length === 1 ? addresses[0]! : null,
+    addresses,
+    port: common(ends.map((e) => e.port), (a, b) => a === b),
+  };
+}
+
+function sameOrNull<T>(a: T | null, b: T | null): T | null {
+  return a === b ? a : null;
+}
+
+/** Merges the translations of an edge's flows per router and mapping, nulling ports that differ. */
+export function summariseNat(flows: readonly Flow[]): NatHopSummary[] {
+  const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup> }>();
+  for (const flow of flows) {
+    for (const n of flow.nat) {
+      const key = [n.hostId, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
+      const entry = byKey.get(key);
+      if (!entry) {
+        byKey.set(key, {
+          seen: new Set([n]),
+          hop: {
+            hostId: n.hostId, protocol: n.protocol, kind: n.kind,
+            original: { source: n.origSrc, sourcePort: n.origSrcPort, destination: n.origDst, destinationPort: n.origDstPort },
+            reply: { source: n.replySrc, sourcePort: n.replySrcPort, destination: n.replyDst, destinationPort: n.replyDstPort },
+            translations: n.translations, firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
+          },
+        });
+        continue;
+      }
+      // The same translation can carry several flows (triple mode): count it once.
+      if (entry.seen.has(n)) continue;
+      entry.seen.add(n);
+      const h = entry.hop;
+      entry.hop = {
+        ...h,
+        original: { ...h.original, sourcePort: sameOrNull(h.original.sourcePort, n.origSrcPort) },
+        reply: { ...h.reply, destinationPort: sameOrNull(h.reply.destinationPort, n.replyDstPort) },
+        translations: h.translations + n.translations,
+        firstSeenMs: Math.min(h.firstSeenMs, n.firstSeenMs),
+        lastSeenMs: Math.max(h.lastSeenMs, n.lastSeenMs),
+      };
+    }
+  }
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v.hop);
+}
+
+function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
+  const shares = new Map<MatchLabel, { connections: number; bytesSent: number; bytesReceived: number }>();
+  let connections = 0, bytesSent = 0, bytesReceived = 0, firstSeenMs = Infinity, lastSeenMs = -Infinity;
+  for (const f of acc.flows) {
+    connections += f.connections;
+    bytesSent += f.bytesSent;
+    bytesReceived += f.bytesReceived;
+    firstSeenMs = Math.min(firstSeenMs, f.firstSeenMs);
+    lastSeenMs = Math.max(lastSeenMs, f.lastSeenMs);
+    const s = shares.get(f.match) ?? { connections: 0, bytesSent: 0, bytesReceived: 0 };
+    shares.set(f.match, { connections: s.connections + f.connections, bytesSent: s.bytesSent + f.bytesSent, bytesReceived: s.bytesReceived + f.bytesReceived });
+  }
+  const matches = LABEL_PRECEDENCE.filter((l) => shares.has(l)).map((match) => ({ match, ...shares.get(match)! }));
+  const dominant = matches.reduce((best, m) => (m.connections > best.connections ? m : best), matches[0]!);
+  return {
+    id,
+    client: summariseEndpoint(acc.clientNode, acc.flows.map((f) => f.client)),
+    server: summariseEndpoint(acc.serverNode, acc.flows.map((f) => f.server)),
+    protocol: acc.protocol,
+    match: dominant.match,
+    matches,
+    connections, bytesSent, bytesReceived, firstSeenMs, lastSeenMs,
+    nat: summariseNat(acc.flows),
+  };
+}
+
+/** Orders edges by bytes, then connections, then id, so equal inputs give equal pages. */
+export function compareEdges(a: GraphEdge, b: GraphEdge): number {
+  const bytes = (b.bytesSent + b.bytesReceived) - (a.bytesSent + a.bytesReceived);
+  if (bytes !== 0) return bytes;
+  if (b.connections !== a.connections) return b.connections - a.connections;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Groups flows into the graph, keeping the `limit` heaviest edges and exactly the nodes they reference. */
+export function buildTalkerGraph(flows: readonly Flow[], groupBy: Grouping, filter: FlowFilter | null | undefined, limit: number): TalkerGraph {
+  const edges = new Map<string, EdgeAcc>();
+  for (const flow of flows) {
+    if (!flowMatches(flow, filter)) continue;
+    const clientNode = nodeOf(flow.client, groupBy);
+    const serverNode = nodeOf(flow.server, groupBy);
+    const key = `${clientNode.id}>${serverNode.id}|${flow.protocol}|${flow.server.port ?? '*'}`;
+    const acc = edges.get(key);
+    if (acc) acc.flows.push(flow);
+    else edges.set(key, { clientNode, serverNode, protocol: flow.protocol, flows: [flow] });
+  }
+  const all = [...edges.entries()].map(([key, acc]) => buildEdge(acc, `${groupBy}|${key}`)).sort(compareEdges);
+  const kept = all.slice(0, Math.max(0, limit));
+  const nodes = new Map<string, GraphNode>();
+  for (const e of kept) {
+    nodes.set(e.client.node.id, e.client.node);
+    nodes.set(e.server.node.id, e.server.node);
+  }
+  return { nodes: [...nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), edges: kept, totalEdges: all.length };
+}
