@@ -1,0 +1,25 @@
+/** The /proc source: net tables per network namespace, socket owners from fd links, and full snapshots. */
+export {
+  canonicalAddressText, decodeProcHexAddress, formatAddress, isUnspecifiedAddress, parseIpv4Text, parseIpv6Text,
+  type ByteOrder,
+} from './address.js';
+export { errnoCode, isVanished, ProcfsError, type ProcfsErrorCode } from './errors.js';
+export {
+  isConnectedEntry, isListeningEntry, parseNetTable, stateFromCode,
+  type NetTableEntry, type NetTableParse, type NetTableParseOptions,
+} from './net-table.js';
+export { listNetNamespaces, listPids, parseNetnsLink, readNetnsInode, type NetnsListing } from './netns.js';
+export {
+  ALL_NET_TABLES, readNetTables,
+  type NetnsSelection, type NetnsTables, type NetTableName, type NetTablesRead, type ReadNetTablesOptions,
+} from './net-tables-reader.js';
+export { FdWalk, parseSocketLink, walkSocketOwners, type FdWalkStats, type SocketOwners } from './fd-walk.js';
+export {
+  BackgroundFdWalker, DEFAULT_FD_BLOCK_SIZE, DEFAULT_TARGET_WALK_MS, scheduleNextWalk,
+  type BackgroundFdWalkerOptions, type BackgroundFdWalkerStats,
+} from './background-fd-walker.js';
+export { readProcFile, readProcFileHead } from './read-file.js';
+export {
+  entryToListening, entryToObservation, takeProcfsSnapshot,
+  type ProcfsSnapshot, type ProcfsSnapshotOptions, type ProcfsSnapshotStats,
+} from './snapshot.js';

@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import type { Family, Protocol } from '../../../domain/connection.js';
+import type { ByteOrder } from './address.js';
+import { errnoCode, isVanished } from './errors.js';
+import { listNetNamespaces, readNetnsInode } from './netns.js';
+import { parseNetTable, type NetTableEntry } from './net-table.js';
+import { readProcFile } from './read-file.js';
+
+/**
+ * Thin reader over the net table parser: finds the namespaces to read, reads each table once per
+ * namespace (through one process living in it) and tags every entry with its namespace inode.
+ */
+
+/** 'self': only the caller's own namespace; 'all': every namespace with a process; {pid}: that process's. */
+export type NetnsSelection = 'self' | 'all' | { readonly pid: number };
+
+export type NetTableName = 'tcp' | 'tcp6' | 'udp' | 'udp6';
+
+export const ALL_NET_TABLES: readonly NetTableName[] = ['tcp', 'tcp6', 'udp', 'udp6'];
+
+const TABLE_SHAPE: Readonly<Record<NetTableName, { protocol: Protocol; family: Family }>> = {
+  tcp: { protocol: 'tcp', family: 4 },
+  tcp6: { protocol: 'tcp', family: 6 },
+  udp: { protocol: 'udp', family: 4 },
+  udp6: { protocol: 'udp', family: 6 },
+};
+
+export interface ReadNetTablesOptions {
+  /** Where procfs is mounted; a fixture tree in tests. */
+  readonly root?: string;
+  readonly netns?: NetnsSelection;
+  readonly tables?: readonly NetTableName[];
+  readonly byteOrder?: ByteOrder;
+}
+
+export interface NetnsTables {
+  readonly netns: number;
+  /** The process whose view was read; null for 'self'. */
+  readonly pid: number | null;
+  readonly entries: readonly NetTableEntry[];
+  readonly skipped: number;
+}
+
+export interface NetTablesRead {
+  readonly namespaces: readonly NetnsTables[];
+  /** Malformed lines over all tables. */
+  readonly skipped: number;
+  /** Namespaces or tables that could not be read, as text for the completeness record. */
+  readonly errors: readonly string[];
+  readonly durationMs: number;
+}
+
+type ReadOutcome = { readonly ok: true; readonly tables: NetnsTables } | { readonly ok: false; readonly vanished: boolean; readonly error: string };
+
+function readTablesOf(root: string, who: number | 'self', netns: number, options: ReadNetTablesOptions): ReadOutcome {
+  const entries: NetTableEntry[] = [];
+  let skipped = 0;
+  for (const name of options.tables ?? ALL_NET_TABLES) {
+    const path = `${root}/${who}/net/${name}`;
+    let bytes: Buffer;
+    try {
+      bytes = readProcFile(path);
+    } catch (err) {
+      // A missing tcp6/udp6 on a host without IPv6 is an empty table; a missing process is "try another".
+      if (errnoCode(err) === 'ENOENT' && existsSync(`${root}/${who}/net`)) continue;
+      if (isVanished(err)) return { ok: false, vanished: true, error: `${path}: process exited` };
+      return { ok: false, vanished: false, error: `${path}: ${errnoCode(err) ?? String(err)}` };
+    }
+    const parsed = parseNetTable(bytes, { ...TABLE_SHAPE[name], byteOrder: options.byteOrder ?? 'LE' });
+    for (const e of parsed.entries) entries.push(e);
+    skipped += parsed.skipped;
+  }
+  return { ok: true, tables: { netns, pid: who === 'self' ? null : who, entries, skipped } };
+}
+
+/** Reads the net tables of the selected namespaces. Never throws; failures land in `errors`. */
+export function readNetTables(options: ReadNetTablesOptions = {}): NetTablesRead {
+  const started = performance.now();
+  const root = options.root ?? '/proc';
+  const selection = options.netns ?? 'self';
+  const namespaces: NetnsTables[] = [];
+  const errors: string[] = [];
+  const finish = (): NetTablesRead => ({
+    namespaces,
+    skipped: namespaces.reduce((sum, n) => sum + n.skipped, 0),
+    errors,
+    durationMs: performance.now() - started,
+  });
+
+  if (selection !== 'all') {
+    const who = selection === 'self' ? 'self' : selection.pid;
+    let netns: number;
+    try {
+      netns = readNetnsInode(root, who);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+      return finish();
+    }
+    const outcome = readTablesOf(root, who, netns, options);
+    if (outcome.ok) namespaces.push(outcome.tables);
+    else errors.push(outcome.error);
+    return finish();
+  }
+
+  let listing;
+  try {
+    listing = listNetNamespaces(root);
+  } catch (err) {
+    errors.push(`cannot list ${root}: ${errnoCode(err) ?? String(err)}`);
+    return finish();
+  }
+  for (const [netns, pids] of listing.namespaces) {
+    let lastError: string | null = null;
+    let done = false;
+    let vanished = false;
+    // Any process of the namespace will do; if it exits under us, the next one shows the same tables.
+    for (const pid of pids) {
+      const outcome = readTablesOf(root, pid, netns, options);
+      if (outcome.ok) { namespaces.push(outcome.tables); done = true; break; }
+      lastError = outcome.error;
+      vanished = outcome.vanished;
+      if (!vanished) break;
+    }
+    // A namespace whose processes all exited while we read is simply gone, not an error.
+    if (!done && !vanished && lastError !== null) errors.push(`netns ${netns}: ${lastError}`);
+  }
+  return finish();
+}

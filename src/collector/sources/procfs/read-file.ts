@@ -1,0 +1,44 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+
+/**
+ * Reads a whole /proc file with few, large read(2) calls. /proc files report size 0, so the buffer grows
+ * as needed; seq_file fills each large read in one go, which is what makes big tables cheap to read.
+ * Throws the fs error as is (callers decide whether a vanished process matters).
+ */
+export function readProcFile(path: string, initialSize = 1 << 16): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(initialSize);
+    let used = 0;
+    for (;;) {
+      if (used === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, used);
+        buf = bigger;
+      }
+      const n = readSync(fd, buf, used, buf.length - used, null);
+      if (n === 0) break;
+      used += n;
+    }
+    return buf.subarray(0, used);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads at most `limit` bytes from the start of a file (one read): for files whose tail we drop anyway. */
+export function readProcFileHead(path: string, limit: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(limit);
+    let used = 0;
+    while (used < limit) {
+      const n = readSync(fd, buf, used, limit - used, null);
+      if (n === 0) break;
+      used += n;
+    }
+    return buf.subarray(0, used);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,140 @@
+import type { ListeningSocket, ProcessInfo, ProcessKey, SocketObservation } from '../../../domain/connection.js';
+import { ProcessCache } from '../process/cache.js';
+import type { ProcContext } from '../process/reader.js';
+import type { ByteOrder } from './address.js';
+import { walkSocketOwners, type FdWalkStats, type SocketOwners } from './fd-walk.js';
+import { isConnectedEntry, isListeningEntry, type NetTableEntry } from './net-table.js';
+import { readNetTables, type NetnsSelection, type NetTableName } from './net-tables-reader.js';
+
+/**
+ * One full /proc scan: net tables of the selected namespaces, socket owners (a fresh synchronous fd walk,
+ * or the latest map of the background walker), and the identity of every owning process.
+ * Direction is left 'unknown': the tracker decides it from conntrack and the listening table.
+ */
+
+export interface ProcfsSnapshotOptions {
+  readonly ctx: ProcContext;
+  readonly netns?: NetnsSelection;
+  readonly tables?: readonly NetTableName[];
+  /** Socket owners to use; when absent, walks /proc/<pid>/fd synchronously. */
+  readonly owners?: SocketOwners;
+  /** Reuse across snapshots so unchanged processes are not re-read. */
+  readonly cache?: ProcessCache;
+  readonly byteOrder?: ByteOrder;
+}
+
+export interface ProcfsSnapshotStats {
+  readonly netTablesMs: number;
+  readonly fdWalkMs: number;
+  readonly processesMs: number;
+  readonly namespaces: number;
+  /** Sockets with an inode that no walked process owns (exited, or opened after the walk). */
+  readonly unowned: number;
+  readonly fdWalk: FdWalkStats;
+}
+
+export interface ProcfsSnapshot {
+  readonly observations: SocketObservation[];
+  readonly listening: ListeningSocket[];
+  readonly processes: ProcessInfo[];
+  /** Malformed net table lines. */
+  readonly skipped: number;
+  readonly errors: readonly string[];
+  readonly durationMs: number;
+  readonly stats: ProcfsSnapshotStats;
+}
+
+/** A net table entry as a domain observation of source 'procfs'. */
+export function entryToObservation(entry: NetTableEntry, netns: number, process: ProcessKey | null): SocketObservation {
+  return {
+    source: 'procfs',
+    netns,
+    protocol: entry.protocol,
+    family: entry.family,
+    local: entry.local,
+    remote: entry.remote,
+    state: entry.state,
+    inode: entry.inode,
+    process,
+    direction: 'unknown',
+    openedAtMs: null,
+    closedAtMs: null,
+    bytesSent: null,
+    bytesReceived: null,
+    retransmits: null,
+    rttUs: null,
+  };
+}
+
+/** A listening net table entry as a domain ListeningSocket. */
+export function entryToListening(entry: NetTableEntry, netns: number, process: ProcessKey | null): ListeningSocket {
+  return {
+    netns,
+    protocol: entry.protocol,
+    family: entry.family,
+    address: entry.local.address,
+    port: entry.local.port,
+    process,
+  };
+}
+
+export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapshot {
+  const started = performance.now();
+  const tables = readNetTables({
+    root: options.ctx.root,
+    netns: options.netns ?? 'self',
+    ...(options.tables ? { tables: options.tables } : {}),
+    ...(options.byteOrder ? { byteOrder: options.byteOrder } : {}),
+  });
+  const afterTables = performance.now();
+  const errors = [...tables.errors];
+  let owners: SocketOwners;
+  if (options.owners) owners = options.owners;
+  else {
+    try {
+      owners = walkSocketOwners(options.ctx);
+    } catch (err) {
+      errors.push(`fd walk: ${err instanceof Error ? err.message : String(err)}`);
+      owners = { owners: new Map(), stats: { startedAtMs: Date.now(), durationMs: 0, pids: 0, fdsRead: 0, sockets: 0, errors: 1, vanished: 0 } };
+    }
+  }
+  const afterWalk = performance.now();
+
+  const observations: SocketObservation[] = [];
+  const listening: ListeningSocket[] = [];
+  const ownerKeys = new Map<string, ProcessKey>();
+  let unowned = 0;
+  for (const ns of tables.namespaces) {
+    for (const entry of ns.entries) {
+      const owner = entry.inode === null ? null : (owners.owners.get(entry.inode) ?? null);
+      if (entry.inode !== null && owner === null) unowned++;
+      if (owner !== null) ownerKeys.set(`${owner.pid}:${owner.startedAtMs}`, owner);
+      if (isListeningEntry(entry)) listening.push(entryToListening(entry, ns.netns, owner));
+      else if (isConnectedEntry(entry)) observations.push(entryToObservation(entry, ns.netns, owner));
+    }
+  }
+
+  const cache = options.cache ?? new ProcessCache(options.ctx);
+  const processes: ProcessInfo[] = [];
+  for (const key of ownerKeys.values()) {
+    const info = cache.lookupKey(key);
+    if (info !== null) processes.push(info);
+  }
+  const done = performance.now();
+  return {
+    observations,
+    listening,
+    processes,
+    skipped: tables.skipped,
+    errors,
+    durationMs: done - started,
+    stats: {
+      netTablesMs: afterTables - started,
+      fdWalkMs: afterWalk - afterTables,
+      processesMs: done - afterWalk,
+      namespaces: tables.namespaces.length,
+      unowned,
+      fdWalk: owners.stats,
+    },
+  };
+}
