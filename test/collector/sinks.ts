@@ -58,9 +58,12 @@ export function snapshotAt(timeMs: number, rows = 2, hostId = 'host-a'): Snapsho
 export class SnapshotServer {
   readonly received: Snapshot[] = [];
   readonly ids = new Set<string>();
+  /** Most snapshots being received at the same time (the loop must never overlap itself). */
+  maxConcurrent = 0;
+  private concurrent = 0;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
-  constructor(readonly port: number) {}
+  constructor(readonly port: number, private readonly ackDelayMs = 0) {}
 
   async start(): Promise<void> {
     const server = createServer((socket) => {
@@ -73,12 +76,17 @@ export class SnapshotServer {
         for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
           const s = JSON.parse(buffered.slice(0, nl)) as Snapshot;
           buffered = buffered.slice(nl + 1);
-          const id = `${s.hostId}@${s.timeMs}`;
-          if (!this.ids.has(id)) {
-            this.ids.add(id);
-            this.received.push(s);
-          }
-          socket.write('ok\n');
+          this.concurrent++;
+          this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
+          setTimeout(() => {
+            this.concurrent--;
+            const id = `${s.hostId}@${s.timeMs}`;
+            if (!this.ids.has(id)) {
+              this.ids.add(id);
+              this.received.push(s);
+            }
+            if (!socket.destroyed) socket.write('ok\n');
+          }, this.ackDelayMs);
         }
       });
     });
@@ -99,6 +107,16 @@ export class SnapshotServer {
 }
 
 /** Sends each snapshot on a fresh loopback connection and waits for the ack. */
+/** A loopback port that was free a moment ago (nothing listens on it until a server is started). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
 export class TcpSink implements SnapshotSink {
   constructor(private readonly port: number) {}
 
