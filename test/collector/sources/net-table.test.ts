@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TCP_STATES } from '../../../src/domain/connection.js';
+import { isConnectedEntry, isListeningEntry, parseNetTable } from '../../../src/collector/sources/procfs/net-table.js';
+import { fixtureBytes, fixtureText } from './fixtures.js';
+
+test('tcp: every kernel TCP state code maps to its SocketState', () => {
+  const parsed = parseNetTable(fixtureBytes('procfs', 'tcp-all-states.txt'), { protocol: 'tcp', family: 4 });
+  assert.equal(parsed.skipped, 0);
+  assert.deepEqual(parsed.entries.map((e) => e.state), [...TCP_STATES]);
+  const established = parsed.entries[0];
+  assert.deepEqual(established, {
+    protocol: 'tcp', family: 4,
+    local: { address: '10.1.2.3', port: 40000 }, remote: { address: '192.168.7.9', port: 443 },
+    state: 'ESTABLISHED', inode: 5000, uid: 1000, txQueue: 0, rxQueue: 0,
+  });
+  const finWait2 = parsed.entries[4];
+  assert.equal(finWait2?.txQueue, 0x40);
+  assert.equal(finWait2?.rxQueue, 4);
+  // TIME_WAIT and request sockets have no inode.
+  assert.equal(parsed.entries[5]?.inode, null);
+  assert.equal(parsed.entries[11]?.inode, null);
+  const listening = parsed.entries.filter(isListeningEntry);
+  assert.deepEqual(listening.map((e) => [e.local.address, e.local.port, e.uid]), [['0.0.0.0', 8080, 0]]);
+  assert.equal(parsed.entries.filter(isConnectedEntry).length, 11);
+});
+
+test('text input parses like bytes', () => {
+  const fromText = parseNetTable(fixtureText('procfs', 'tcp-all-states.txt'), { protocol: 'tcp', family: 4 });
+  const fromBytes = parseNetTable(fixtureBytes('procfs', 'tcp-all-states.txt'), { protocol: 'tcp', family: 4 });
+  assert.deepEqual(fromText, fromBytes);
+});
+
+test('tcp6: canonical IPv6 text, IPv4-mapped addresses unwrapped', () => {
+  const parsed = parseNetTable(fixtureBytes('procfs', 'tcp6.txt'), { protocol: 'tcp', family: 6 });
+  assert.equal(parsed.skipped, 0);
+  assert.deepEqual(parsed.entries.map((e) => [e.local.address, e.local.port, e.remote.address, e.remote.port, e.state]), [
+    ['::', 22, '::', 0, 'LISTEN'],
+    ['127.0.0.1', 8080, '127.0.0.1', 51000, 'ESTABLISHED'],
+    ['2001:db8::1', 443, '2001:db8::1:0:0:1', 52000, 'ESTABLISHED'],
+    ['::1', 9000, '::1', 53000, 'ESTABLISHED'],
+    ['fe80::1ff:fe23:4567:890a', 1234, '2001:db8:85a3::8a2e:370:7334', 5678, 'CLOSE_WAIT'],
+  ]);
+  assert.ok(parsed.entries.every((e) => e.family === 6 && e.protocol === 'tcp'));
+  assert.equal(isListeningEntry(parsed.entries[0]!), true);
+});
+
+test('udp: 07 is an unconnected (listening if bound) socket, 01 a connected one', () => {
+  const parsed = parseNetTable(fixtureBytes('procfs', 'udp.txt'), { protocol: 'udp', family: 4 });
+  assert.equal(parsed.skipped, 0);
+  assert.deepEqual(parsed.entries.map((e) => [e.local.port, e.state, isListeningEntry(e), isConnectedEntry(e)]), [
+    [53, 'CLOSE', true, false],
+    [41000, 'ESTABLISHED', false, true],
+    [0, 'CLOSE', false, false], // unbound: neither
+    [68, 'CLOSE', true, false],
+  ]);
+  assert.equal(parsed.entries[3]?.rxQueue, 0x300);
+  const v6 = parseNetTable(fixtureBytes('procfs', 'udp6.txt'), { protocol: 'udp', family: 6 });
+  assert.deepEqual(v6.entries.map((e) => [e.local.address, e.local.port, e.remote.address, isListeningEntry(e)]), [
+    ['::', 5353, '::', true],
+    ['2001:db8::5', 40001, '2001:db8::53', false],
+  ]);
+});
+
+test('malformed and truncated lines are counted and skipped, good lines around them kept', () => {
+  const parsed = parseNetTable(fixtureBytes('procfs', 'tcp-malformed.txt'), { protocol: 'tcp', family: 4 });
+  assert.deepEqual(parsed.entries.map((e) => e.inode), [9000, 9001, 9002]);
+  assert.equal(parsed.skipped, 6);
+  // The wrong family for the file is malformed too, and nothing throws on arbitrary bytes.
+  assert.equal(parseNetTable(fixtureBytes('procfs', 'tcp-all-states.txt'), { protocol: 'tcp', family: 6 }).entries.length, 0);
+  const noise = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256));
+  const fromNoise = parseNetTable(noise, { protocol: 'udp', family: 4 });
+  assert.equal(fromNoise.entries.length, 0);
+  assert.equal(parseNetTable('', { protocol: 'tcp', family: 4 }).skipped, 0);
+});
