@@ -24,21 +24,20 @@ export interface CounterDeltas {
 
 type CounterTable = ReadonlyMap<SourceName, SourceCounters>;
 
-function reporting(current: CounterTable, field: Field): SourceName[] {
-  return SOURCE_PRIORITY.filter((s) => {
-    const v = current.get(s)?.[field];
-    return v !== null && v !== undefined;
-  });
-}
-
 function valueOf(table: CounterTable | null, source: SourceName, field: Field): number | null {
   const v = table?.get(source)?.[field];
   return v === undefined ? null : v;
 }
 
+/** The most preferred source reporting this field now, or undefined. */
+function primarySource(current: CounterTable, field: Field): SourceName | undefined {
+  for (const s of SOURCE_PRIORITY) if (valueOf(current, s, field) !== null) return s;
+  return undefined;
+}
+
 function detectReset(current: CounterTable, previous: CounterTable): boolean {
   return RESET_FIELDS.some((field) => {
-    const primary = reporting(current, field)[0];
+    const primary = primarySource(current, field);
     if (primary === undefined) return false;
     const prev = valueOf(previous, primary, field);
     return prev !== null && (valueOf(current, primary, field) ?? 0) < prev;
@@ -51,22 +50,16 @@ function detectReset(current: CounterTable, previous: CounterTable): boolean {
  * count the socket's history twice); otherwise the whole value (first sight). Never negative.
  */
 function fieldDelta(current: CounterTable, previous: CounterTable | null, field: Field): number {
-  const sources = reporting(current, field);
-  const primary = sources[0];
-  if (primary === undefined) return 0;
-  const deltaOf = (s: SourceName): number | null => {
+  let whole: number | null = null;
+  for (const s of SOURCE_PRIORITY) {
+    const cur = valueOf(current, s, field);
+    if (cur === null) continue;
+    if (previous === null) return cur;
+    whole ??= cur;
     const prev = valueOf(previous, s, field);
-    if (prev === null) return null;
-    const cur = valueOf(current, s, field) ?? 0;
-    return cur >= prev ? cur - prev : cur;
-  };
-  const whole = valueOf(current, primary, field) ?? 0;
-  if (previous === null) return whole;
-  for (const s of sources) {
-    const d = deltaOf(s);
-    if (d !== null) return d;
+    if (prev !== null) return cur >= prev ? cur - prev : cur;
   }
-  return whole;
+  return whole ?? 0;
 }
 
 function remember(current: CounterTable, previous: CounterTable | null): Map<SourceName, SourceCounters> {
