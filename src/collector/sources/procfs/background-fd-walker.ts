@@ -117,7 +117,7 @@ export class BackgroundFdWalker {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
         reject(new Error(`no fd walk completed within ${timeoutMs} ms`));
       }, timeoutMs);
-      timer.unref();
+      // Not unref'd: whoever awaits a walk keeps the process alive until it comes (or times out).
       this.waiters.push({ resolve, reject, timer });
     });
   }
