@@ -31,7 +31,7 @@ export function fixturePath(name: string): string {
   return join(repoRoot(), 'test', 'fixtures', 'ebpf', name);
 }
 
-/** A node child running `script` (ESM source); resolves its first stdout line as JSON when `waitJson`. */
+/** A node child running `script` (ESM source), optionally under a command prefix; talks JSON lines. */
 export interface NodeChild {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -41,8 +41,11 @@ export interface NodeChild {
   finish(timeoutMs?: number): Promise<void>;
 }
 
-export function nodeChild(script: string, args: readonly string[] = []): NodeChild {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function nodeChild(script: string, args: readonly string[] = [], prefix: readonly string[] = []): NodeChild {
+  const argv = [process.execPath, '--input-type=module', '-e', script, ...args];
+  // A prefix like `ip netns exec NS` execs node in place, so the pid stays the node process's.
+  const [cmd, ...rest] = [...prefix, ...argv] as [string, ...string[]];
+  const child = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
   let buf = '';
   let stderr = '';
   const lines: string[] = [];
