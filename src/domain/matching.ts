@@ -109,6 +109,16 @@ interface Candidate {
 
 const DEFAULT_MAX_NAT_HOPS = 3;
 
+/**
+ * Which side of a connection a host's record is on. The collector says so when it knows; otherwise the port
+ * heuristic applies: the lower port is the service (server) port.
+ */
+export function roleOf(direction: 'outgoing' | 'incoming' | 'unknown', localPort: number | null, remotePort: number | null): Role {
+  if (direction === 'outgoing') return 'client';
+  if (direction === 'incoming') return 'server';
+  return localPort !== null && remotePort !== null && localPort < remotePort ? 'server' : 'client';
+}
+
 function tupleKey(t: Tuple, exact: boolean): string {
   const srcPort = exact ? String(t.srcPort) : '*';
   return `${t.protocol}|${t.src}|${srcPort}|${t.dst}|${t.dstPort}`;

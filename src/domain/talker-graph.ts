@@ -152,38 +152,36 @@ function sameOrNull<T>(a: T | null, b: T | null): T | null {
   return a === b ? a : null;
 }
 
-/** Merges the translations of an edge's flows per router and mapping, nulling ports that differ. */
-export function summariseNat(flows: readonly Flow[]): NatHopSummary[] {
+/** Merges translations (e.g. an edge's flows') per router and mapping, nulling ports that differ; each group counts once. */
+export function summariseNat(groups: readonly NatGroup[]): NatHopSummary[] {
   const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup> }>();
-  for (const flow of flows) {
-    for (const n of flow.nat) {
-      const key = [n.hostId, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
-      const entry = byKey.get(key);
-      if (!entry) {
-        byKey.set(key, {
-          seen: new Set([n]),
-          hop: {
-            hostId: n.hostId, protocol: n.protocol, kind: n.kind,
-            original: { source: n.origSrc, sourcePort: n.origSrcPort, destination: n.origDst, destinationPort: n.origDstPort },
-            reply: { source: n.replySrc, sourcePort: n.replySrcPort, destination: n.replyDst, destinationPort: n.replyDstPort },
-            translations: n.translations, firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
-          },
-        });
-        continue;
-      }
-      // The same translation can carry several flows (triple mode): count it once.
-      if (entry.seen.has(n)) continue;
-      entry.seen.add(n);
-      const h = entry.hop;
-      entry.hop = {
-        ...h,
-        original: { ...h.original, sourcePort: sameOrNull(h.original.sourcePort, n.origSrcPort) },
-        reply: { ...h.reply, destinationPort: sameOrNull(h.reply.destinationPort, n.replyDstPort) },
-        translations: h.translations + n.translations,
-        firstSeenMs: Math.min(h.firstSeenMs, n.firstSeenMs),
-        lastSeenMs: Math.max(h.lastSeenMs, n.lastSeenMs),
-      };
+  for (const n of groups) {
+    const key = [n.hostId, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
+    const entry = byKey.get(key);
+    if (!entry) {
+      byKey.set(key, {
+        seen: new Set([n]),
+        hop: {
+          hostId: n.hostId, protocol: n.protocol, kind: n.kind,
+          original: { source: n.origSrc, sourcePort: n.origSrcPort, destination: n.origDst, destinationPort: n.origDstPort },
+          reply: { source: n.replySrc, sourcePort: n.replySrcPort, destination: n.replyDst, destinationPort: n.replyDstPort },
+          translations: n.translations, firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
+        },
+      });
+      continue;
     }
+    // The same translation can carry several flows (triple mode): count it once.
+    if (entry.seen.has(n)) continue;
+    entry.seen.add(n);
+    const h = entry.hop;
+    entry.hop = {
+      ...h,
+      original: { ...h.original, sourcePort: sameOrNull(h.original.sourcePort, n.origSrcPort) },
+      reply: { ...h.reply, destinationPort: sameOrNull(h.reply.destinationPort, n.replyDstPort) },
+      translations: h.translations + n.translations,
+      firstSeenMs: Math.min(h.firstSeenMs, n.firstSeenMs),
+      lastSeenMs: Math.max(h.lastSeenMs, n.lastSeenMs),
+    };
   }
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v.hop);
 }
@@ -210,7 +208,7 @@ function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
     match: dominant.match,
     matches,
     connections, bytesSent, bytesReceived, firstSeenMs, lastSeenMs,
-    nat: summariseNat(acc.flows),
+    nat: summariseNat(acc.flows.flatMap((f) => f.nat)),
   };
 }
 

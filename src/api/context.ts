@@ -1,0 +1,19 @@
+/**
+ * What every resolver gets: the reader Database, this request's DataLoaders, the limits and a logger.
+ * Built fresh per request so caches never outlive one operation.
+ */
+import type { Database } from '../store/database.js';
+import type { ApiLimits } from './limits.js';
+import { createLoaders, type Loaders } from './loaders.js';
+import type { ApiLogger } from './logger.js';
+
+export interface ApiContext {
+  readonly db: Database;
+  readonly loaders: Loaders;
+  readonly limits: ApiLimits;
+  readonly log: ApiLogger;
+}
+
+export function createContext(db: Database, limits: ApiLimits, log: ApiLogger): ApiContext {
+  return { db, loaders: createLoaders(db), limits, log };
+}

@@ -1,0 +1,107 @@
+/**
+ * Per-request DataLoaders: every nested field (a host's processes, a process's connections, a connection's
+ * process...) is collected for one tick and read with one statement per distinct set of arguments, so the
+ * number of statements is bounded by the shape of the query, never by the number of rows.
+ */
+import DataLoader from 'dataloader';
+import type { Database } from '../store/database.js';
+import {
+  fetchConnectionPages, fetchCoverage, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
+  type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type Page, type ProcessKeyset,
+  type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeWindow,
+} from '../store/queries/index.js';
+
+/** A keyed request whose arguments are shared by a batch: argsKey groups, parentKey picks the row set. */
+interface Keyed {
+  readonly argsKey: string;
+  readonly parentKey: string;
+}
+
+export interface ConnectionPageKey extends Keyed {
+  readonly parent: { readonly kind: 'host'; readonly hostId: string } | { readonly kind: 'process'; readonly process: ProcessParent };
+  readonly window: TimeWindow;
+  readonly filter: ConnectionFilter | null;
+  readonly first: number;
+  readonly after: ConnectionKey | null;
+}
+
+export interface ProcessPageKey extends Keyed {
+  readonly hostId: string;
+  readonly window: TimeWindow | null;
+  readonly first: number;
+  readonly after: ProcessKeyset | null;
+}
+
+export interface SnapshotPageKey extends Keyed {
+  readonly hostId: string;
+  readonly window: TimeWindow;
+  readonly first: number;
+  readonly after: SnapshotKey | null;
+}
+
+export interface CoverageKey extends Keyed {
+  readonly hostId: string;
+  readonly window: TimeWindow;
+}
+
+export interface Loaders {
+  readonly host: DataLoader<string, HostRecord | null>;
+  readonly process: DataLoader<ProcessParent, ProcessRecord | null, string>;
+  readonly connectionPage: DataLoader<ConnectionPageKey, Page<ConnectionRecord>, string>;
+  readonly processPage: DataLoader<ProcessPageKey, Page<ProcessRecord>, string>;
+  readonly snapshotPage: DataLoader<SnapshotPageKey, Page<SnapshotRecord>, string>;
+  readonly coverage: DataLoader<CoverageKey, Coverage | null, string>;
+}
+
+const EMPTY_PAGE: Page<never> = Object.freeze({ rows: [], hasNextPage: false }) as Page<never>;
+
+/** A loader whose batch splits by argsKey; each group is one call of `load`, which answers per parentKey. */
+function groupedLoader<K extends Keyed, V>(load: (keys: K[]) => Promise<Map<string, V>>, missing: V): DataLoader<K, V, string> {
+  return new DataLoader<K, V, string>(async (keys) => {
+    const groups = new Map<string, K[]>();
+    for (const k of keys) {
+      const g = groups.get(k.argsKey);
+      if (g) g.push(k);
+      else groups.set(k.argsKey, [k]);
+    }
+    const answers = new Map<string, Map<string, V>>();
+    await Promise.all([...groups].map(async ([argsKey, group]) => answers.set(argsKey, await load(group))));
+    return keys.map((k) => answers.get(k.argsKey)?.get(k.parentKey) ?? missing);
+  }, { cacheKeyFn: (k) => `${k.argsKey}#${k.parentKey}` });
+}
+
+export function argsKeyOf(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+export function createLoaders(db: Database): Loaders {
+  return {
+    host: new DataLoader<string, HostRecord | null>(async (ids) => {
+      const rows = await hostsByIds(db, ids);
+      const byId = new Map(rows.map((h) => [h.id, h]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    process: new DataLoader<ProcessParent, ProcessRecord | null, string>(async (keys) => {
+      const rows = await processesByKeys(db, keys);
+      const byKey = new Map(rows.map((p) => [processParentKey(p), p]));
+      return keys.map((k) => byKey.get(processParentKey(k)) ?? null);
+    }, { cacheKeyFn: processParentKey }),
+    connectionPage: groupedLoader<ConnectionPageKey, Page<ConnectionRecord>>(async (keys) => {
+      const k0 = keys[0]!;
+      const page = { first: k0.first, after: k0.after };
+      const scope = k0.parent.kind === 'host'
+        ? { kind: 'hosts' as const, hostIds: keys.map((k) => (k.parent.kind === 'host' ? k.parent.hostId : '')) }
+        : { kind: 'processes' as const, processes: keys.flatMap((k) => (k.parent.kind === 'process' ? [k.parent.process] : [])) };
+      return fetchConnectionPages(db, scope, k0.window, k0.filter, page);
+    }, EMPTY_PAGE),
+    processPage: groupedLoader<ProcessPageKey, Page<ProcessRecord>>(async (keys) => {
+      const k0 = keys[0]!;
+      return fetchProcessPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
+    }, EMPTY_PAGE),
+    snapshotPage: groupedLoader<SnapshotPageKey, Page<SnapshotRecord>>(async (keys) => {
+      const k0 = keys[0]!;
+      return fetchSnapshotPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
+    }, EMPTY_PAGE),
+    coverage: groupedLoader<CoverageKey, Coverage | null>(async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * talkers and edges: fetch both sides and the translations, match them (domain), group them (domain).
+ */
+import { matchFlows, type MatchLabel } from '../../domain/matching.js';
+import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
+import { bucketMs, chooseResolution, widenToBuckets, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
+import type { Protocol } from '../../domain/connection.js';
+import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
+import type { ApiContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
+import { hostRef, processFromDomain, windowOf, type WindowParent } from './shapes.js';
+
+/** Two raw records join when sighted within one collection interval of each other (clocks and alignment differ). */
+const RAW_MATCH_TOLERANCE_MS = 60_000;
+const DEFAULT_TALKER_LIMIT = 200;
+const DEFAULT_EDGES_LIMIT = 1000;
+
+interface TalkerFilterInput {
+  readonly hosts?: readonly string[] | null;
+  readonly processName?: string | null;
+  readonly address?: string | null;
+  readonly port?: number | null;
+  readonly protocol?: Protocol | null;
+  readonly match?: readonly MatchLabel[] | null;
+}
+
+interface GraphArgs {
+  readonly range: RangeInput;
+  readonly groupBy?: Grouping | null;
+  readonly filter?: TalkerFilterInput | null;
+  readonly limit?: number | null;
+  readonly resolution?: ResolutionChoice | null;
+}
+
+interface EdgesArgs extends GraphArgs {
+  readonly since?: number | null;
+}
+
+export interface TalkerGraphParent extends TalkerGraph {
+  readonly range: WindowParent;
+  readonly resolution: Resolution;
+}
+
+function checkFilter(filter: TalkerFilterInput | null | undefined): FlowFilter | null {
+  if (!filter) return null;
+  return {
+    hosts: filter.hosts ?? null,
+    processName: filter.processName ?? null,
+    address: checkAddress(filter.address, 'filter.address'),
+    port: checkPort(filter.port, 'filter.port'),
+    protocol: filter.protocol ?? null,
+    match: filter.match ?? null,
+  };
+}
+
+async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Promise<TalkerGraphParent> {
+  if (!(args.range.from < args.range.to)) throw new ApiError('BAD_USER_INPUT', 'range.from must be before range.to');
+  const resolution = chooseResolution(args.resolution ?? 'AUTO', { fromMs: args.range.from, toMs: args.range.to });
+  const max = resolution === 'RAW' ? ctx.limits.maxRawRangeMs : ctx.limits.maxAggregateRangeMs;
+  const window = widenToBuckets(checkRange(args.range, max, resolution === 'RAW' ? 'raw rows' : 'aggregates'), resolution);
+  const filter = checkFilter(args.filter);
+  const exact = resolution === 'RAW';
+  const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact)]);
+  const flows = matchFlows(groups, translations, { exact, toleranceMs: exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution) });
+  const graph = buildTalkerGraph(flows, args.groupBy ?? 'PROCESS', filter, limit);
+  ctx.log.debug({ resolution, groups: groups.length, translations: translations.length, flows: flows.length, edges: graph.totalEdges }, 'talkers computed');
+  return { ...graph, range: windowOf(window), resolution };
+}
+
+export const graphQueries = {
+  async talkers(_: unknown, args: GraphArgs, ctx: ApiContext): Promise<TalkerGraphParent> {
+    const limit = checkPageSize(ctx.limits, args.limit, DEFAULT_TALKER_LIMIT, 'limit');
+    return computeGraph(args, ctx, limit);
+  },
+
+  async edges(_: unknown, args: EdgesArgs, ctx: ApiContext): Promise<readonly GraphEdge[]> {
+    const limit = checkPageSize(ctx.limits, args.limit, DEFAULT_EDGES_LIMIT, 'limit');
+    const graph = await computeGraph({ ...args, groupBy: args.groupBy ?? 'PROCESS_NAME' }, ctx, Number.MAX_SAFE_INTEGER);
+    const since = args.since;
+    const edges = since == null ? graph.edges : graph.edges.filter((e) => e.firstSeenMs >= since);
+    return edges.slice(0, limit);
+  },
+};
+
+export const graphTypes = {
+  Node: {
+    host: (n: GraphNode) => hostRef(n.hostId),
+    process: (n: GraphNode) => processFromDomain(n.hostId, n.process),
+  },
+  Edge: {
+    firstSeen: (e: GraphEdge) => e.firstSeenMs,
+    lastSeen: (e: GraphEdge) => e.lastSeenMs,
+  },
+  EdgeEndpoint: {
+    host: (e: GraphEndpoint) => hostRef(e.hostId),
+    process: (e: GraphEndpoint) => processFromDomain(e.hostId, e.process),
+  },
+  NatHop: {
+    host: (h: NatHopSummary) => hostRef(h.hostId),
+    firstSeen: (h: NatHopSummary) => h.firstSeenMs,
+    lastSeen: (h: NatHopSummary) => h.lastSeenMs,
+  },
+};

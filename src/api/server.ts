@@ -1,0 +1,157 @@
+/**
+ * createApiServer: Apollo Server over node:http, with its lifecycle as one state union
+ * (idle -> starting -> running -> stopping -> stopped, or failed).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Database } from '../store/database.js';
+import { checkCost, depthLimitRule } from './complexity.js';
+import { createContext, type ApiContext } from './context.js';
+import { ApiConfigError, makeFormatError } from './errors.js';
+import { createHttpHandler } from './http.js';
+import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
+import type { ApiLogger } from './logger.js';
+import { resolvers } from './resolvers/index.js';
+import { loadTypeDefs } from './schema.js';
+
+export interface ApiServerOptions {
+  /** The read-only Database (the conntrail_reader role). */
+  readonly reader: Database;
+  readonly log: ApiLogger;
+  /** Default 127.0.0.1. Off loopback a token is required. */
+  readonly host?: string;
+  /** Default 4000; 0 picks a free port. */
+  readonly port?: number;
+  /** Bearer token required on /graphql when set (API_TOKEN). */
+  readonly token?: string | null;
+  /** Production: no introspection, no field suggestions in errors, no landing page. */
+  readonly production?: boolean;
+  readonly limits?: Partial<ApiLimits>;
+}
+
+export interface ApiAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+}
+
+export type ApiServerState =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'starting'; readonly ready: Promise<ApiAddress> }
+  | { readonly kind: 'running'; readonly address: ApiAddress; readonly http: Server; readonly apollo: ApolloServer<ApiContext> }
+  | { readonly kind: 'stopping'; readonly done: Promise<void> }
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'failed'; readonly error: Error };
+
+export interface ApiServer {
+  readonly state: ApiServerState;
+  start(): Promise<ApiAddress>;
+  stop(): Promise<void>;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1';
+}
+
+export function createApiServer(options: ApiServerOptions): ApiServer {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 4000;
+  const token = options.token ? options.token : null;
+  const limits: ApiLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+  const production = options.production ?? false;
+  const log = options.log;
+  let state: ApiServerState = { kind: 'idle' };
+
+  async function boot(): Promise<{ address: ApiAddress; http: Server; apollo: ApolloServer<ApiContext> }> {
+    if (!isLoopbackHost(host) && token === null) {
+      throw new ApiConfigError('TOKEN_REQUIRED', `the API listens off loopback (${host}): set API_TOKEN so that requests must carry a bearer token`, { host });
+    }
+    const http = createServer();
+    const apollo = new ApolloServer<ApiContext>({
+      typeDefs: loadTypeDefs(),
+      resolvers,
+      introspection: !production,
+      hideSchemaDetailsFromClientErrors: production,
+      includeStacktraceInErrorResponses: false,
+      csrfPrevention: true,
+      allowBatchedHttpRequests: true,
+      validationRules: [depthLimitRule(limits.maxDepth)],
+      formatError: makeFormatError(log),
+      logger: { debug: (m) => log.debug({ apollo: m }), info: (m) => log.info({ apollo: m }), warn: (m) => log.warn({ apollo: m }), error: (m) => log.error({ apollo: m }) },
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer: http }),
+        ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+        {
+          async requestDidStart() {
+            return {
+              async didResolveOperation(rc) {
+                checkCost({ schema: rc.schema, document: rc.document, operationName: rc.operationName, variables: rc.request.variables }, limits.maxCost);
+              },
+            };
+          },
+        },
+      ],
+    });
+    await apollo.start();
+    http.on('request', createHttpHandler({ apollo, db: options.reader, limits, log, token, context: () => createContext(options.reader, limits, log) }));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await apollo.stop().catch(() => undefined);
+      throw err;
+    }
+    const info = http.address() as AddressInfo;
+    const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+    const address = { host: info.address, port: info.port, url: `http://${shown}:${info.port}/graphql` };
+    log.info({ url: address.url, auth: token !== null, production }, 'api listening');
+    return { address, http, apollo };
+  }
+
+  return {
+    get state() {
+      return state;
+    },
+    async start() {
+      if (state.kind === 'running') return state.address;
+      if (state.kind === 'starting') return state.ready;
+      if (state.kind !== 'idle') throw new ApiConfigError('ALREADY_STARTED', `the API server cannot start from state ${state.kind}`);
+      const ready = boot().then(
+        (up) => {
+          state = { kind: 'running', ...up };
+          return up.address;
+        },
+        (err: unknown) => {
+          state = { kind: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
+          throw err;
+        },
+      );
+      state = { kind: 'starting', ready };
+      return ready;
+    },
+    async stop() {
+      if (state.kind === 'starting') await state.ready.catch(() => undefined);
+      if (state.kind === 'stopping') return state.done;
+      if (state.kind !== 'running') {
+        if (state.kind === 'idle') state = { kind: 'stopped' };
+        return;
+      }
+      const { apollo } = state;
+      // Apollo's drain plugin closes the http server and its idle connections.
+      const done = apollo.stop().finally(() => {
+        state = { kind: 'stopped' };
+        log.info({}, 'api stopped');
+      });
+      state = { kind: 'stopping', done };
+      return done;
+    },
+  };
+}
