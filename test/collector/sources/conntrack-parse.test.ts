@@ -43,6 +43,8 @@ test('event lines: [timestamp] [TYPE] prefixes, DESTROY without state/timeout, g
     ['NEW', 1795433201320, 'udp', null, null, 3077216551],
     ['DESTROY', 1795433203500, 'tcp', null, 'DNAT', 1632243322],
     ['NEW', null, 'tcp', 'SYN_SENT', null, 77],
+    // Deleted from user space (conntrack -D): state and timeout present, extra [USERSPACE] portid= progname=.
+    ['DESTROY', 1795434228582, 'tcp', 'TIME_WAIT', 'BOTH', 3274956765],
   ]);
   assert.equal(parsed.events[3]?.flow.timeoutSec, null);
   assert.equal(parsed.events[4]?.flow.family, 6);

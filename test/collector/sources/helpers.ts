@@ -19,6 +19,8 @@ export interface NodeChild {
   /** The JSON lines the child printed, in order. */
   readonly messages: unknown[];
   next(timeoutMs?: number): Promise<unknown>;
+  /** The first message (seen so far or to come) that satisfies `match`. */
+  message<T>(match: (m: T) => boolean, timeoutMs?: number): Promise<T>;
   kill(): Promise<void>;
 }
 
@@ -48,6 +50,9 @@ export function spawnNode(code: string, prefix: readonly string[] = []): NodeChi
     async next(timeoutMs = 10_000) {
       await waitFor('a message from the child', () => messages.length > read, timeoutMs);
       return messages[read++];
+    },
+    message<T>(match: (m: T) => boolean, timeoutMs = 10_000) {
+      return waitFor('a matching message from the child', () => messages.find((m) => match(m as T)) as T | undefined, timeoutMs);
     },
     async kill() {
       child.stdin?.end();
