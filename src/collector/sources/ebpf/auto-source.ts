@@ -56,6 +56,11 @@ export class AutoSource implements ConnectionSource {
     return this.ebpf !== null ? this.ebpf.name : this.fallback.name;
   }
 
+  /** The eBPF source while it runs (for health checks); null once on the fallback. */
+  get ebpfSource(): SupervisedSource | null {
+    return this.ebpf;
+  }
+
   /** Why the fallback runs, or null while eBPF does. */
   get fallbackReason(): string | null {
     return this.reason;
