@@ -69,6 +69,14 @@ conn.connect(port, '127.0.0.1', () => { for (let i = 0; i < 2; i++) conn.send(Bu
 process.stdin.on('end', () => process.exit(0)).resume();
 `;
 
+const ACCEPT_ONLY_SERVER = `
+import net from 'node:net';
+// Accepts and closes at once: no send or recv, so only accept() can name this process.
+const server = net.createServer((s) => s.destroy());
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
+process.stdin.on('end', () => process.exit(0)).resume();
+`;
+
 function listen(server: net.Server, host: string): Promise<number> {
   return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as net.AddressInfo).port)));
 }
@@ -134,6 +142,34 @@ describe('eBPF helper on this kernel', () => {
     } finally {
       await client.finish();
       server.close();
+    }
+  });
+
+  it('names the accepting process even when it never sends or receives', async () => {
+    const server = nodeChild(ACCEPT_ONLY_SERVER);
+    try {
+      const { port } = await server.nextJson<{ port: number }>();
+      const localPorts: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        await new Promise<void>((resolve) => {
+          const c = net.connect({ port, host: '127.0.0.1' }, () => localPorts.push(c.localPort ?? 0));
+          c.on('error', () => undefined);
+          c.on('close', () => resolve());
+        });
+      }
+      const accepted = new Map<number, SocketObservation>();
+      await readUntil(source, (all) => {
+        for (const o of all) if (o.local.port === port && o.closedAtMs !== null) accepted.set(o.remote.port, o);
+        return localPorts.every((p) => accepted.has(p));
+      }, 5000);
+      for (const p of localPorts) {
+        const o = accepted.get(p);
+        assert.equal(o?.process?.pid, server.pid, `accepted connection from port ${p}`);
+        assert.equal(o?.direction, 'incoming');
+        assert.equal(o?.bytesReceived, 0);
+      }
+    } finally {
+      await server.finish();
     }
   });
 
