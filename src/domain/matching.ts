@@ -256,8 +256,8 @@ export function matchFlows(groups: readonly SideGroup[], translations: readonly 
         match: c.server ? (c.nat.length > 0 ? 'NAT_RESOLVED' : 'BOTH_ENDS') : 'CLIENT_ONLY',
         protocol: client.protocol, client: endpointOf(client), server,
         bytesSent: sent[i]!, bytesReceived: received[i]!, connections: counts[i]!,
-        firstSeenMs: Math.min(client.firstSeenMs, c.server?.firstSeenMs ?? Infinity),
-        lastSeenMs: Math.max(client.lastSeenMs, c.server?.lastSeenMs ?? -Infinity),
+        // The client's sightings, like its figures: a server group (triple mode) may also hold other clients' traffic.
+        firstSeenMs: client.firstSeenMs, lastSeenMs: client.lastSeenMs,
         nat: c.nat,
       });
     });
