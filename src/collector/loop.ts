@@ -145,7 +145,10 @@ export class CollectorLoop {
       this.timer = null;
       // Schedule first, so a slow tick never shifts the grid; the overdue one makes the next be skipped.
       this.scheduleNext(target);
-      void this.runOnce(Math.max(target, this.now()));
+      const fired = Math.max(target, Math.floor(this.now() / this.intervalMs) * this.intervalMs);
+      // A timer held up past whole intervals (a blocked event loop, a suspended host) missed those boundaries.
+      for (let missed = target; missed < fired; missed += this.intervalMs) this.skip(missed, 'the collector was late (blocked or suspended)');
+      void this.runOnce(fired);
     }, target - now);
   }
 

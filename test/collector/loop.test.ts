@@ -12,10 +12,13 @@ import { Spool } from '../../src/collector/spool.js';
 import { Tracker } from '../../src/collector/tracker.js';
 import { takeProcfsSnapshot } from '../../src/collector/sources/procfs/index.js';
 import { createProcContext } from '../../src/collector/sources/process/reader.js';
+import { ProcessCache } from '../../src/collector/sources/process/cache.js';
 import type { Snapshot } from '../../src/domain/snapshot.js';
 import { freePort, RecordingSink, SnapshotServer, TcpSink } from './sinks.js';
 
 const INTERVAL = 200;
+/** For tests driven by runOnce, where timing is not the point: room for a slow /proc scan on a busy machine. */
+const UNHURRIED = { sourceTimeoutMs: 5000, tickTimeoutMs: 10_000 } as const;
 const dirs: string[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -28,8 +31,9 @@ after(async () => {
 class ProcfsScan implements ConnectionSource {
   readonly name = 'procfs' as const;
   private readonly ctx = createProcContext();
+  private readonly cache = new ProcessCache(this.ctx);
   async read(): Promise<SourceReading> {
-    const s = takeProcfsSnapshot({ ctx: this.ctx });
+    const s = takeProcfsSnapshot({ ctx: this.ctx, cache: this.cache });
     return {
       observations: s.observations, nat: [], listening: s.listening, processes: s.processes,
       run: { name: 'procfs', ok: s.errors.length === 0, durationMs: s.durationMs, skipped: s.skipped, lost: 0, error: s.errors[0] ?? null },
@@ -65,7 +69,11 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): P
   }
 }
 
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+/** Quiet unless LOOP_DEBUG is set, when it prints the loop's warnings and per-tick lines to stderr. */
+const debugLine = (level: string) => (o: object, m?: string): void => {
+  if (process.env.LOOP_DEBUG) process.stderr.write(`${Date.now() % 100_000} ${level} ${m ?? ''} ${JSON.stringify(o)}\n`);
+};
+const silent = { info: () => undefined, warn: debugLine('WARN'), error: debugLine('ERROR'), debug: debugLine('DEBUG') };
 
 async function setup(extra: Partial<LoopOptions> & { spoolMaxFiles?: number } = {}): Promise<{ loop: CollectorLoop; spool: Spool; registry: Registry; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'conntrail-loop-'));
@@ -98,12 +106,20 @@ async function loopbackConnection(): Promise<{ server: Server; client: Socket; s
   return { server, client, serverPort, clientPort: client.localPort as number };
 }
 
-function assertConsecutive(snaps: readonly Snapshot[]): void {
+/**
+ * Every interval from the first to the last is there once, in order; on a loaded machine the loop may have
+ * had to skip one, but then it says so (counted, and noted in the next snapshot): no silent gap.
+ */
+function assertEveryInterval(snaps: readonly Snapshot[], skipped: number): void {
   const times = snaps.map((s) => s.timeMs);
   for (const t of times) assert.equal(t % INTERVAL, 0, `time ${t} is aligned to the interval`);
+  let gaps = 0;
   for (let i = 1; i < times.length; i++) {
-    assert.equal((times[i] as number) - (times[i - 1] as number), INTERVAL, `intervals in order without gaps: ${times.join(',')}`);
+    const step = (times[i] as number) - (times[i - 1] as number);
+    assert.ok(step >= INTERVAL, `in order, each once: ${times.join(',')}`);
+    gaps += step / INTERVAL - 1;
   }
+  assert.ok(gaps <= skipped, `${gaps} missing intervals but only ${skipped} reported skipped: ${times.join(',')}`);
 }
 
 describe('collector loop', () => {
@@ -119,9 +135,8 @@ describe('collector loop', () => {
     await waitFor('the spool to drain and five more intervals', () => spool.depth === 0 && server.received.length >= 10);
     await loop.stop();
 
-    assert.equal(loop.stats().skipped, 0);
     assert.equal(server.maxConcurrent, 1, 'the loop never overlaps itself');
-    assertConsecutive(server.received);
+    assertEveryInterval(server.received, loop.stats().skipped);
     assert.equal(new Set(server.received.map((s) => s.timeMs)).size, server.received.length);
     const rows = server.received.flatMap((s) => s.connections);
     const client = rows.find((r) => r.localPort === conn.clientPort && r.remotePort === conn.serverPort);
@@ -145,10 +160,11 @@ describe('collector loop', () => {
     await waitFor('four intervals', () => sink.stored.size >= 4);
     await loop.stop();
     const snaps = [...sink.stored.values()];
-    assertConsecutive(snaps);
+    assertEveryInterval(snaps, loop.stats().skipped);
     assert.equal(hung.reads, 1, 'a read still pending is not started again');
     const runs = (s: Snapshot, name: string) => s.completeness.sources.find((r) => r.name === name);
-    assert.match(runs(snaps[0] as Snapshot, 'ebpf')?.error ?? '', /timed out after 60 ms/);
+    // Cut by its own 60 ms deadline, or by the tick's when a slow synchronous scan ran first.
+    assert.match(runs(snaps[0] as Snapshot, 'ebpf')?.error ?? '', /timed out after (60|150) ms/);
     assert.match(runs(snaps[1] as Snapshot, 'ebpf')?.error ?? '', /previous read still running/);
     for (const s of snaps) {
       assert.equal(runs(s, 'procfs')?.ok, true);
@@ -178,6 +194,21 @@ describe('collector loop', () => {
     assert.match(await registry.metrics(), /conntrail_collector_ticks_skipped_total [1-9]/);
   });
 
+  it('reports the boundaries it missed while the event loop was blocked, and carries on', async () => {
+    const sink = new RecordingSink();
+    const { loop } = await setup({ sink });
+    loop.start();
+    await waitFor('a first interval', () => sink.stored.size >= 1);
+    const blockUntil = Date.now() + 2.5 * INTERVAL;
+    while (Date.now() < blockUntil) { /* hold the event loop, as a stuck synchronous call would */ }
+    await waitFor('two more intervals', () => sink.stored.size >= 3);
+    await loop.stop();
+    const snaps = [...sink.stored.values()];
+    assert.ok(loop.stats().skipped >= 1);
+    assertEveryInterval(snaps, loop.stats().skipped);
+    assert.ok(snaps.some((s) => s.completeness.errors.some((e) => /the collector was late/.test(e))));
+  });
+
   it('spools the snapshot when the sink hangs past the tick timeout', async () => {
     const hangingSink = { write: () => new Promise<void>(() => undefined) };
     const { loop, spool } = await setup({ sink: hangingSink, tickTimeoutMs: 100 });
@@ -191,7 +222,7 @@ describe('collector loop', () => {
   it('records a refused snapshot in the next one instead of spooling it, and reports spool losses', async () => {
     let refuse = true;
     const sink = new RecordingSink(() => (refuse ? 'reject' : 'ok'));
-    const { loop, spool, registry } = await setup({ sink, spoolMaxFiles: 1 });
+    const { loop, spool, registry } = await setup({ sink, spoolMaxFiles: 1, ...UNHURRIED });
     const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
     assert.equal((await loop.runOnce(t0))?.outcome, 'rejected');
     assert.equal(spool.depth, 0);
@@ -208,7 +239,7 @@ describe('collector loop', () => {
   it('carries the losses of a full spool into the next delivered snapshot', async () => {
     let down = true;
     const sink = new RecordingSink(() => (down ? 'unavailable' : 'ok'));
-    const { loop, spool } = await setup({ sink, spoolMaxFiles: 2 });
+    const { loop, spool } = await setup({ sink, spoolMaxFiles: 2, ...UNHURRIED });
     const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
     for (let i = 0; i < 4; i++) assert.equal((await loop.runOnce(t0 + i * INTERVAL))?.outcome, 'spooled');
     assert.equal(spool.depth, 2);
