@@ -61,13 +61,15 @@ export function depthLimitRule(maxDepth: number): (context: ValidationContext) =
 }
 
 interface CostInput {
+  /** Sizes above this are refused by the resolvers (PAGE_TOO_LARGE), so they are priced at this. */
+  readonly maxListSize?: number;
   readonly schema: GraphQLSchema;
   readonly document: DocumentNode;
   readonly operationName: string | null | undefined;
   readonly variables: Readonly<Record<string, unknown>> | undefined;
 }
 
-function sizeArgument(field: GraphQLField<unknown, unknown>, node: FieldNode, variables: Record<string, unknown>): number | null {
+function sizeArgument(field: GraphQLField<unknown, unknown>, node: FieldNode, variables: Record<string, unknown>, max: number): number | null {
   if (!field.args.some((a) => (SIZE_ARGS as readonly string[]).includes(a.name))) return null;
   let values: Record<string, unknown>;
   try {
@@ -77,7 +79,7 @@ function sizeArgument(field: GraphQLField<unknown, unknown>, node: FieldNode, va
   }
   for (const name of SIZE_ARGS) {
     const v = values[name];
-    if (typeof v === 'number' && Number.isFinite(v)) return Math.max(v, 1);
+    if (typeof v === 'number' && Number.isFinite(v)) return Math.min(Math.max(v, 1), max);
   }
   return null;
 }
@@ -98,6 +100,7 @@ export function estimateCost(input: CostInput): number {
   const root = operation.operation === 'query' ? input.schema.getQueryType() : operation.operation === 'mutation' ? input.schema.getMutationType() : input.schema.getSubscriptionType();
   if (!root) return 0;
   const variables = { ...(input.variables ?? {}) };
+  const maxListSize = input.maxListSize ?? Number.MAX_SAFE_INTEGER;
 
   function costOf(set: SelectionSetNode, parent: GraphQLObjectType, multiplier: number, pendingSize: number | null, seen: Set<string>): number {
     let total = 0;
@@ -114,7 +117,7 @@ export function estimateCost(input: CostInput): number {
       if (isIntrospection(sel.name.value)) { total += multiplier; continue; }
       const field = parent.getFields()[sel.name.value];
       if (!field) continue;
-      const own = sizeArgument(field, sel, variables);
+      const own = sizeArgument(field, sel, variables, maxListSize);
       const isList = isListType(getNullableType(field.type));
       const listSize = isList ? (own ?? pendingSize ?? UNBOUNDED_LIST_SIZE[`${parent.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) : 1;
       const here = multiplier * listSize;

@@ -88,7 +88,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
           async requestDidStart() {
             return {
               async didResolveOperation(rc) {
-                checkCost({ schema: rc.schema, document: rc.document, operationName: rc.operationName, variables: rc.request.variables }, limits.maxCost);
+                checkCost({ maxListSize: limits.maxPageSize, schema: rc.schema, document: rc.document, operationName: rc.operationName, variables: rc.request.variables }, limits.maxCost);
               },
             };
           },
