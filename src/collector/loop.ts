@@ -177,13 +177,16 @@ export class CollectorLoop {
         return { snapshots: 0, events: 0, errors: [] as string[] };
       });
       const pending = this.pending;
-      this.pending = NOTHING_PENDING;
       const evictedBefore = tracker.stats().evictedTotal;
       const snapshot = tracker.build({
         timeMs, readings, failedRuns,
         eventsLost: losses.events + pending.lost,
         errors: [...losses.errors, ...pending.errors],
       });
+      // Only what went into this snapshot is cleared: notes added meanwhile (a skipped tick) stay pending.
+      this.pending = this.pending === pending ? NOTHING_PENDING : {
+        lost: this.pending.lost - pending.lost, errors: this.pending.errors.slice(pending.errors.length),
+      };
       if (metrics) this.countSnapshot(snapshot, losses.events, tracker.stats().evictedTotal - evictedBefore, metrics);
       const { outcome, replayed } = await this.deliver(snapshot, limit.signal);
       this.counts.ticks++;

@@ -98,6 +98,34 @@ describe('tracker: merging sources', () => {
     assert.equal(closed.bytesReceived, 20);
   });
 
+  it('merges the side tables of several sources: NAT once with the widest time span, processes with gaps filled', () => {
+    const translation = nat(['192.168.1.9', 51000, '10.96.0.10', 80], ['10.0.1.5', 8080, '192.168.1.9', 51000]);
+    const snap = tracker().build({
+      timeMs: T0,
+      readings: [
+        reading('conntrack', [], {
+          nat: [{ ...translation, firstSeenMs: T0 - 9000, lastSeenMs: T0 - 5000 }],
+          processes: [proc(7, 'nginx', { exe: null, cgroup: '/system.slice/nginx.service' })],
+          listening: [listen('0.0.0.0', 80)],
+        }),
+        reading('procfs', [], {
+          nat: [{ ...translation, conntrackId: 42, firstSeenMs: T0 - 12000, lastSeenMs: T0 - 7000 }],
+          processes: [proc(7, 'nginx', { exe: '/usr/sbin/nginx' })],
+          listening: [listen('0.0.0.0', 80, { process: { pid: 7, startedAtMs: proc(7, 'x').startedAtMs } })],
+        }),
+      ],
+    });
+    assert.equal(snap.nat.length, 1);
+    assert.equal(snap.nat[0]?.conntrackId, 42);
+    assert.equal(snap.nat[0]?.firstSeenMs, T0 - 12000);
+    assert.equal(snap.nat[0]?.lastSeenMs, T0 - 5000);
+    assert.equal(snap.processes.length, 1);
+    assert.equal(snap.processes[0]?.exe, '/usr/sbin/nginx');
+    assert.equal(snap.processes[0]?.cgroup, '/system.slice/nginx.service');
+    assert.equal(snap.listening.length, 1);
+    assert.equal(snap.listening[0]?.process?.pid, 7);
+  });
+
   it('leaves listeners and unconnected UDP sockets out of the connections', () => {
     const t = tracker();
     const snap = t.build({
