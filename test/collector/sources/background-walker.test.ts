@@ -45,9 +45,11 @@ test('background walker on the live /proc: finds a new socket, adapts its tick, 
     assert.ok(stats.walks >= 2);
     assert.equal(stats.running, true);
     assert.equal(stats.failedWalks, 0);
-    // Each walk took far less than 400 ms in 20-fd blocks at a 1 ms tick, so the tick grew.
-    assert.ok(stats.tickMs > 1, `tick ${stats.tickMs}`);
     assert.ok(stats.lastWalk !== null && stats.lastWalk.durationMs > 0);
+    // A walk well within the 400 ms target slows the next one down: the tick at least doubles from
+    // wherever it was (>= 1 ms). Whether the walk was that fast depends on how many fds this host has open.
+    if (stats.lastWalk.durationMs < 200) assert.ok(stats.tickMs >= 2, `tick ${stats.tickMs} after ${stats.lastWalk.durationMs} ms`);
+    assert.ok(stats.tickMs >= 1 && stats.tickMs <= 40);
   } finally {
     walker.stop();
     server.close();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TCP_STATES } from '../../../src/domain/connection.js';
 import { isConnectedEntry, isListeningEntry, parseNetTable } from '../../../src/collector/sources/procfs/net-table.js';
+import { parseSockstat, tableMayHaveEntries } from '../../../src/collector/sources/procfs/sockstat.js';
 import { fixtureBytes, fixtureText } from './fixtures.js';
 
 test('tcp: every kernel TCP state code maps to its SocketState', () => {
@@ -72,4 +73,13 @@ test('malformed and truncated lines are counted and skipped, good lines around t
   const fromNoise = parseNetTable(noise, { protocol: 'udp', family: 4 });
   assert.equal(fromNoise.entries.length, 0);
   assert.equal(parseNetTable('', { protocol: 'tcp', family: 4 }).skipped, 0);
+});
+
+test('sockstat counts tell which tables can be skipped; TIME_WAIT keeps both TCP tables', () => {
+  const counts = parseSockstat('sockets: used 9\nTCP: inuse 0 orphan 0 tw 2 alloc 1 mem 0\nUDP: inuse 4 mem 1\nTCP6: inuse 0\nUDP6: inuse 0\n');
+  assert.equal(counts.get('TCP')?.get('tw'), 2);
+  assert.deepEqual((['tcp', 'tcp6', 'udp', 'udp6'] as const).map((t) => tableMayHaveEntries(counts, t)), [true, true, true, false]);
+  const quiet = parseSockstat('TCP: inuse 0 orphan 0 tw 0 alloc 0 mem 0\nTCP6: inuse 1\n');
+  assert.deepEqual((['tcp', 'tcp6', 'udp', 'udp6'] as const).map((t) => tableMayHaveEntries(quiet, t)), [false, true, true, true]);
+  assert.equal(tableMayHaveEntries(parseSockstat('garbage'), 'tcp'), true);
 });

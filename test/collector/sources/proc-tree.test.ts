@@ -41,6 +41,8 @@ test('all mode reads each namespace once, through another pid when the first one
   const read = readNetTables({ root: ROOT, netns: 'all' });
   assert.deepEqual(read.errors, []);
   assert.deepEqual(read.namespaces.map((n) => [n.netns, n.pid, n.entries.length]), [[HOST_NS, 100, 4], [CONTAINER_NS, 201, 3]]);
+  // 201's sockstat counts show no UDP and no IPv6 sockets: only its tcp table is read. 100 has no counts.
+  assert.deepEqual(read.namespaces.map((n) => n.tablesSkipped), [0, 3]);
   const pidMode = readNetTables({ root: ROOT, netns: { pid: 201 } });
   assert.deepEqual(pidMode.namespaces.map((n) => [n.netns, n.pid]), [[CONTAINER_NS, 201]]);
   const gone = readNetTables({ root: ROOT, netns: { pid: 999 } });

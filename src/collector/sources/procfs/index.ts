@@ -23,3 +23,4 @@ export {
   entryToListening, entryToObservation, takeProcfsSnapshot,
   type ProcfsSnapshot, type ProcfsSnapshotOptions, type ProcfsSnapshotStats,
 } from './snapshot.js';
+export { parseSockstat, tableMayHaveEntries, type SockstatCounts } from './sockstat.js';

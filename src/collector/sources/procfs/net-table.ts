@@ -76,20 +76,30 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
   const addrLength = family === 4 ? 8 : 32;
   const endpointLength = addrLength + 5;
   const entries: NetTableEntry[] = [];
-  // Per-call caches: the same few local addresses recur on every line.
-  const addressCache = new Map<string, string>();
+  // Per-call caches: the same few addresses recur on every line. IPv4 keys are the hex word's value.
+  const v4Cache = new Map<number, string>();
+  const v6Cache = new Map<string, string>();
   const starts = new Int32Array(FIELDS);
   const ends = new Int32Array(FIELDS);
   let skipped = 0;
 
   const decodeAddress = (start: number): string | null => {
-    const key = buf.toString('latin1', start, start + addrLength);
-    const cached = addressCache.get(key);
+    let key: number | string;
+    let cached: string | undefined;
+    if (family === 4) {
+      key = readHex(buf, start, 8);
+      if (key < 0) return null;
+      cached = v4Cache.get(key);
+    } else {
+      key = buf.toString('latin1', start, start + addrLength);
+      cached = v6Cache.get(key);
+    }
     if (cached !== undefined) return cached;
     const bytes = decodeProcHexAddress(buf, start, addrLength, order);
     if (bytes === null) return null;
     const text = formatAddress(bytes);
-    addressCache.set(key, text);
+    if (typeof key === 'number') v4Cache.set(key, text);
+    else v6Cache.set(key, text);
     return text;
   };
   const decodeEndpoint = (field: number): Endpoint | null => {

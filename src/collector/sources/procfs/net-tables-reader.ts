@@ -5,6 +5,7 @@ import { errnoCode, isVanished } from './errors.js';
 import { listNetNamespaces, readNetnsInode } from './netns.js';
 import { parseNetTable, type NetTableEntry } from './net-table.js';
 import { readProcFile } from './read-file.js';
+import { parseSockstat, tableMayHaveEntries, type SockstatCounts } from './sockstat.js';
 
 /**
  * Thin reader over the net table parser: finds the namespaces to read, reads each table once per
@@ -39,6 +40,8 @@ export interface NetnsTables {
   readonly pid: number | null;
   readonly entries: readonly NetTableEntry[];
   readonly skipped: number;
+  /** Tables not read because the namespace's socket counts showed them empty. */
+  readonly tablesSkipped: number;
 }
 
 export interface NetTablesRead {
@@ -52,10 +55,29 @@ export interface NetTablesRead {
 
 type ReadOutcome = { readonly ok: true; readonly tables: NetnsTables } | { readonly ok: false; readonly vanished: boolean; readonly error: string };
 
+/** The namespace's socket counts (sockstat + sockstat6); empty when unreadable, which means "read everything". */
+function readCounts(root: string, who: number | 'self'): SockstatCounts {
+  const merged = new Map<string, ReadonlyMap<string, number>>();
+  for (const file of ['sockstat', 'sockstat6']) {
+    try {
+      for (const [k, v] of parseSockstat(readProcFile(`${root}/${who}/net/${file}`, 4096).toString('latin1'))) merged.set(k, v);
+    } catch {
+      // no counts: every table gets read
+    }
+  }
+  return merged;
+}
+
 function readTablesOf(root: string, who: number | 'self', netns: number, options: ReadNetTablesOptions): ReadOutcome {
   const entries: NetTableEntry[] = [];
   let skipped = 0;
+  let tablesSkipped = 0;
+  const counts = readCounts(root, who);
   for (const name of options.tables ?? ALL_NET_TABLES) {
+    if (!tableMayHaveEntries(counts, name)) {
+      tablesSkipped++;
+      continue;
+    }
     const path = `${root}/${who}/net/${name}`;
     let bytes: Buffer;
     try {
@@ -70,7 +92,7 @@ function readTablesOf(root: string, who: number | 'self', netns: number, options
     for (const e of parsed.entries) entries.push(e);
     skipped += parsed.skipped;
   }
-  return { ok: true, tables: { netns, pid: who === 'self' ? null : who, entries, skipped } };
+  return { ok: true, tables: { netns, pid: who === 'self' ? null : who, entries, skipped, tablesSkipped } };
 }
 
 /** Reads the net tables of the selected namespaces. Never throws; failures land in `errors`. */
