@@ -63,10 +63,12 @@ export async function openStore(config: StoreConfig, log: Logger): Promise<Store
       const report = await migrate(admin, log);
       log.info({ applied: report.applied, alreadyApplied: report.alreadyApplied }, 'migrations done');
     }
-    // In server mode one login takes each role with SET ROLE; the embedded endpoint maps login names to roles.
-    const writer = new PgDatabase({ connectionString: urls.writer, maxConnections: 2, applicationName: 'conntrail-writer', statementTimeoutMs: timeout, ...(urls.roles ? { role: 'conntrail_writer' } : {}) });
+    // In server mode one login takes each role with SET ROLE (unless it logs in as that role already);
+    // the embedded endpoint maps login names to roles itself.
+    const roleFor = (role: string): { role?: string } => (urls.roles && loginUser(urls.admin) !== role ? { role } : {});
+    const writer = new PgDatabase({ connectionString: urls.writer, maxConnections: 2, applicationName: 'conntrail-writer', statementTimeoutMs: timeout, ...roleFor('conntrail_writer') });
     handles.push(writer);
-    const reader = new PgDatabase({ connectionString: urls.reader, maxConnections: 4, applicationName: 'conntrail-api', statementTimeoutMs: timeout, observer: config.observer, ...(urls.roles ? { role: 'conntrail_reader' } : {}) });
+    const reader = new PgDatabase({ connectionString: urls.reader, maxConnections: 4, applicationName: 'conntrail-api', statementTimeoutMs: timeout, observer: config.observer, ...roleFor('conntrail_reader') });
     handles.push(reader);
     const runJobs = config.maintenance ?? embedded !== null;
     const maintenance = runJobs ? new MaintenanceRunner(admin, log, config.maintenanceTickMs) : null;
@@ -85,6 +87,14 @@ export async function openStore(config: StoreConfig, log: Logger): Promise<Store
     for (const h of handles) await h.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw err;
+  }
+}
+
+function loginUser(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).username);
+  } catch {
+    return '';
   }
 }
 

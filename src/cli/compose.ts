@@ -1,0 +1,142 @@
+import { createServer, type Server } from 'node:http';
+import { readlinkSync } from 'node:fs';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { CollectorLoop } from '../collector/loop.js';
+import { CollectorMetrics } from '../collector/metrics.js';
+import type { SnapshotSink } from '../collector/sink.js';
+import type { ConnectionSource } from '../collector/source.js';
+import { Spool } from '../collector/spool.js';
+import { Tracker } from '../collector/tracker.js';
+import { ConntrackSource } from '../collector/sources/conntrack-source.js';
+import { EbpfSource, createSourceForMode } from '../collector/sources/ebpf/index.js';
+import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
+import { ProcfsSource } from '../collector/sources/procfs-source.js';
+import { createApiServer } from '../api/index.js';
+import type { ApiArgs, CollectorArgs, Command } from './args.js';
+import type { Log } from './log.js';
+import { openFromArgs } from './commands/store-commands.js';
+import { StoreSink } from './store-sink.js';
+
+/**
+ * The one composition root: wires sources -> tracker -> loop -> sink(store writer), and the API on the
+ * store's reader. Nothing else in the code base knows both the collector and the store.
+ */
+export interface Running {
+  stop(): Promise<void>;
+}
+
+function ownNetnsInode(): number {
+  return Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? 0);
+}
+
+function explainPrivileges(log: Log): void {
+  if (process.getuid?.() === 0) return;
+  log.warn({ uid: process.getuid?.() },
+    'not running as root: sockets of other users have no owning process (their /proc/PID/fd cannot be read), ' +
+    'conntrack (short-lived connections, NAT) and eBPF (bytes, every connection) are unavailable; run as root for full data');
+}
+
+async function serveMetrics(registry: Registry, args: CollectorArgs, log: Log): Promise<Server | null> {
+  if (args.metricsPort === null) return null;
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)));
+  });
+  return new Promise((resolve) => {
+    server.once('error', (err) => {
+      log.warn({ err: String(err), port: args.metricsPort }, 'metrics endpoint not started');
+      resolve(null);
+    });
+    server.listen(args.metricsPort ?? 0, args.metricsListen, () => {
+      log.info({ port: args.metricsPort, host: args.metricsListen }, 'metrics at /metrics');
+      resolve(server);
+    });
+  });
+}
+
+export async function startCollector(args: CollectorArgs, sink: SnapshotSink, log: Log): Promise<Running> {
+  explainPrivileges(log);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'conntrail_collector_process_' });
+  const metrics = new CollectorMetrics(registry);
+  const netns = ownNetnsInode();
+  const procfs = (): ProcfsSource => new ProcfsSource({ netns: args.netns, logger: log });
+  const initialState = async (): Promise<readonly import('../domain/connection.js').SocketObservation[]> => {
+    const scan = procfs();
+    try {
+      return (await scan.read(new AbortController().signal)).observations;
+    } finally {
+      await scan.close();
+    }
+  };
+  let main: ConnectionSource = await createSourceForMode(args.source, {
+    ebpf: () => EbpfSource.start({ initialState, logger: log }),
+    procfs,
+    logger: log,
+  });
+  if (args.netns === 'self') main = new NetnsFilterSource(main, netns);
+  const sources: ConnectionSource[] = [main, new ConntrackSource({ logger: log, netns })];
+  const spool = await Spool.open({ dir: args.spoolDir, logger: log });
+  const loop = new CollectorLoop({
+    sources, tracker: new Tracker({ hostId: args.hostId, intervalMs: args.intervalMs }), sink, spool, logger: log, metrics, intervalMs: args.intervalMs,
+  });
+  loop.start();
+  const metricsServer = await serveMetrics(registry, args, log);
+  log.info({ hostId: args.hostId, intervalMs: args.intervalMs, netns: args.netns, source: args.source, spool: args.spoolDir }, 'collector started');
+  return {
+    async stop() {
+      await loop.stop();
+      for (const s of sources) await s.close().catch(() => undefined);
+      metricsServer?.close();
+    },
+  };
+}
+
+async function startApi(args: ApiArgs, store: { reader: import('../store/index.js').Database }, log: Log): Promise<Running> {
+  const server = createApiServer({
+    reader: store.reader, log, host: args.listen, port: args.port, token: args.token, production: process.env.NODE_ENV === 'production',
+  });
+  const address = await server.start();
+  log.info({ url: address.url }, 'API ready');
+  return { stop: () => server.stop() };
+}
+
+async function until(stopSignal: Promise<void>, parts: Running[], closeStore: () => Promise<void>, log: Log): Promise<void> {
+  await stopSignal;
+  log.info({}, 'stopping');
+  for (const p of parts.reverse()) await p.stop().catch((err: unknown) => log.error({ err: String(err) }, 'stop failed'));
+  await closeStore();
+  process.exit(0);
+}
+
+export async function runUp(command: Extract<Command, { name: 'up' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
+  const store = await openFromArgs(command.store, log);
+  const parts: Running[] = [];
+  try {
+    parts.push(await startApi(command.api, store, log));
+    parts.push(await startCollector(command.collector, new StoreSink(store.writer, log), log));
+  } catch (err) {
+    for (const p of parts) await p.stop().catch(() => undefined);
+    await store.close();
+    throw err;
+  }
+  if (store.sqlEndpoint) log.info({ ...store.sqlEndpoint }, `SQL endpoint: psql -h ${store.sqlEndpoint.host} -p ${store.sqlEndpoint.port} -U conntrail_reader postgres`);
+  await until(stopSignal, parts, () => store.close(), log);
+}
+
+export async function runCollect(command: Extract<Command, { name: 'collect' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
+  // With a database URL the collector only writes; the server (or `conntrail up`) owns the schema.
+  const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined, maintenance: command.store.databaseUrl === undefined });
+  const collector = await startCollector(command.collector, new StoreSink(store.writer, log), log);
+  await until(stopSignal, [collector], () => store.close(), log);
+}
+
+export async function runServe(command: Extract<Command, { name: 'serve' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
+  const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined });
+  const api = await startApi(command.api, store, log);
+  await until(stopSignal, [api], () => store.close(), log);
+}

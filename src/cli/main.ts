@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { USAGE, UsageError, parseCommand, type Command } from './args.js';
+import { createLog } from './log.js';
+import { runMigrate, runSql } from './commands/store-commands.js';
+import { runQuery } from './commands/query.js';
+import { runCollect, runServe, runUp } from './compose.js';
+
+/** Resolves on the first SIGINT/SIGTERM, so every long-running command shuts down the same way. */
+function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+async function execute(command: Command): Promise<number> {
+  const log = createLog('conntrail');
+  switch (command.name) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'migrate':
+      await runMigrate(command.store, log);
+      return 0;
+    case 'sql':
+      await runSql(command.store, log, interrupted());
+      return 0;
+    case 'query':
+      return runQuery(command.url, command.query, command.variables, command.token);
+    case 'up':
+      await runUp(command, log, interrupted());
+      return 0;
+    case 'collect':
+      await runCollect(command, log, interrupted());
+      return 0;
+    case 'serve':
+      await runServe(command, log, interrupted());
+      return 0;
+  }
+}
+
+async function main(): Promise<void> {
+  let command: Command;
+  try {
+    command = parseCommand(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`conntrail: ${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  try {
+    process.exitCode = await execute(command);
+  } catch (err) {
+    const e = err as { code?: string; message?: string; context?: unknown };
+    process.stderr.write(`conntrail ${command.name}: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}${e.context ? ` ${JSON.stringify(e.context)}` : ''}\n`);
+    process.exitCode = 1;
+  }
+  // Handles left by libraries (pools, workers) must not keep a finished command alive.
+  if (command.name !== 'up' && command.name !== 'collect' && command.name !== 'serve' && command.name !== 'sql') process.exit(process.exitCode ?? 0);
+}
+
+void main();
