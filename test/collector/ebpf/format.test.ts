@@ -110,26 +110,28 @@ describe('eBPF connection table', () => {
 
   it('keeps closed connections until the next take, then reports them once', () => {
     const table = new ConnectionTable({ udpSeedTtlMs: 30_000 });
-    table.addClosed(byCookie('111311'));
-    table.addClosed(byCookie('111312'));
+    table.addClosed(byCookie('111311'), CLOCK);
+    table.addClosed(byCookie('111312'), CLOCK);
     const first = table.take(CLOCK, Date.now());
     assert.equal(first.observations.length, 2);
     assert.deepEqual(first.processes.map((p) => p.pid), [7589]);
     assert.equal(table.take(CLOCK, Date.now()).observations.length, 0);
   });
 
-  it('lets a close win over a live record of the same dump, and closes what vanished without one', () => {
+  it('replaces a live record by its close, and closes what vanished without one at the dump time', () => {
     const table = new ConnectionTable({ udpSeedTtlMs: 30_000 });
     const live = byCookie('111313');
     const other = byCookie('111317');
-    table.replaceLive([live, other], 1);
-    table.take(CLOCK, Date.now());
-    table.addClosed({ ...live, closed: true, state: 'CLOSE', closeNs: 2_000_000_000 });
-    const vanished = table.replaceLive([live], 3_000_000_000);
+    table.replaceLive([live, other], 1, CLOCK);
+    assert.equal(table.take(CLOCK, Date.now()).observations.length, 2);
+    table.addClosed({ ...live, closed: true, state: 'CLOSE', closeNs: 2_000_000_000 }, CLOCK);
+    assert.equal(table.liveCount, 1);
+    const vanished = table.replaceLive([], 3_000_000_000, CLOCK);
     assert.equal(vanished, 1);
     const obs = table.take(CLOCK, Date.now()).observations;
     assert.equal(obs.length, 2);
     assert.ok(obs.every((o) => o.state === 'CLOSE'));
+    assert.equal(obs.find((o) => o.protocol === 'tcp')?.closedAtMs, CLOCK.bootToEpochMs + 2000);
     assert.equal(obs.find((o) => o.protocol === 'udp')?.closedAtMs, CLOCK.bootToEpochMs + 3000);
     assert.equal(table.liveCount, 0);
     assert.notEqual(recordKey(live), recordKey(other));
@@ -147,7 +149,7 @@ describe('eBPF connection table', () => {
     const udpSeed = { ...seedOf(byCookie('111317'), 'udp'), local: { address: '10.9.9.9', port: 2 } };
     table.seed([seedOf(pre), idleSeed, udpSeed], 0);
     assert.equal(table.take(CLOCK, 500).observations.length, 3);
-    table.replaceLive([pre], 1);
+    table.replaceLive([pre], 1, CLOCK);
     const obs = table.take(CLOCK, 2000).observations;
     // pre superseded its seed and took its owner; the idle TCP seed stays; the UDP seed expired.
     assert.equal(obs.length, 2);

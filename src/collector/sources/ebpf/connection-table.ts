@@ -7,6 +7,11 @@ import { recordKey, recordProcess, recordToObservation, tupleKey, type EbpfClock
  * is taken, so a connection that lived a few ms is still reported), the live ones of the latest dump,
  * and the seed: what a /proc scan saw when the helper (re)started, for connections the helper has not
  * seen an event of yet. A helper record with the same tuple supersedes a seed.
+ *
+ * Closed records become observations as they arrive: in a storm they are most of the traffic, and
+ * keeping only the small observation (not the record too) halves what survives until the read.
+ * Ordering the helper guarantees (FORMAT.md): a connection's close record never precedes its live
+ * record within one dump, so a close only has to remove an earlier live record.
  */
 
 export interface TableReading {
@@ -29,7 +34,9 @@ function recordTuple(rec: ConnRecord): string {
 }
 
 export class ConnectionTable {
-  private closed = new Map<string, ConnRecord>();
+  private closed: SocketObservation[] = [];
+  /** Processes of the closed connections since the last take: pid -> start ticks -> info. */
+  private closedProcesses = new Map<number, Map<number, ProcessInfo>>();
   private live = new Map<string, ConnRecord>();
   private seeds = new Map<string, Seed>();
   /** Owners the /proc scan knew for seeded tuples: a pre-existing connection's records may lack a pid. */
@@ -38,18 +45,18 @@ export class ConnectionTable {
   constructor(private readonly options: ConnectionTableOptions) {}
 
   get closedCount(): number {
-    return this.closed.size;
+    return this.closed.length;
   }
 
   get liveCount(): number {
     return this.live.size;
   }
 
-  addClosed(rec: ConnRecord): void {
-    const key = recordKey(rec);
-    this.closed.set(key, rec);
-    this.live.delete(key);
-    this.seeds.delete(recordTuple(rec));
+  addClosed(rec: ConnRecord, clock: EbpfClock): void {
+    if (this.live.size > 0) this.live.delete(recordKey(rec));
+    if (this.seeds.size > 0) this.seeds.delete(recordTuple(rec));
+    this.closed.push(this.toObservation(rec, clock));
+    noteProcess(this.closedProcesses, rec, clock);
   }
 
   /**
@@ -57,18 +64,16 @@ export class ConnectionTable {
    * its close record (ring buffer full, counted by the helper): it is closed at `nowNs` rather than kept
    * forever. Returns how many were.
    */
-  replaceLive(records: readonly ConnRecord[], nowNs: number): number {
+  replaceLive(records: readonly ConnRecord[], nowNs: number, clock: EbpfClock): number {
     const next = new Map<string, ConnRecord>();
     for (const rec of records) {
-      const key = recordKey(rec);
-      if (this.closed.has(key)) continue; // its close raced the dump: the close wins
-      next.set(key, rec);
-      this.seeds.delete(recordTuple(rec));
+      next.set(recordKey(rec), rec);
+      if (this.seeds.size > 0) this.seeds.delete(recordTuple(rec));
     }
     let vanished = 0;
     for (const [key, rec] of this.live) {
-      if (next.has(key) || this.closed.has(key)) continue;
-      this.closed.set(key, { ...rec, closed: true, state: 'CLOSE', closeNs: nowNs });
+      if (next.has(key)) continue;
+      this.addClosed({ ...rec, closed: true, state: 'CLOSE', closeNs: nowNs }, clock);
       vanished++;
     }
     this.live = next;
@@ -79,7 +84,7 @@ export class ConnectionTable {
   seed(observations: readonly SocketObservation[], nowMs: number): void {
     const reported = new Set<string>();
     for (const rec of this.live.values()) reported.add(recordTuple(rec));
-    for (const rec of this.closed.values()) reported.add(recordTuple(rec));
+    for (const o of this.closed) reported.add(tupleKey(o.netns, o.protocol, o.local, o.remote));
     this.seeds = new Map();
     this.seedOwners = new Map();
     for (const o of observations) {
@@ -91,17 +96,12 @@ export class ConnectionTable {
 
   /** Everything to report now; forgets the closed connections (they are reported once). */
   take(clock: EbpfClock, nowMs: number): TableReading {
-    const observations: SocketObservation[] = [];
-    const processes = new Map<string, ProcessInfo>();
-    const add = (rec: ConnRecord): void => {
-      const tuple = recordTuple(rec);
-      observations.push(recordToObservation(rec, clock, this.seedOwners.get(tuple) ?? null));
-      const p = recordProcess(rec, clock);
-      if (p !== null) processes.set(`${p.pid}/${p.startedAtMs}`, p);
-      if (rec.closed) this.seedOwners.delete(tuple);
-    };
-    for (const rec of this.closed.values()) add(rec);
-    for (const rec of this.live.values()) add(rec);
+    const observations = this.closed;
+    const processes = this.closedProcesses;
+    for (const rec of this.live.values()) {
+      observations.push(this.toObservation(rec, clock));
+      noteProcess(processes, rec, clock);
+    }
     for (const [key, s] of this.seeds) {
       if (s.observation.protocol === 'udp' && nowMs - s.seededAtMs > this.options.udpSeedTtlMs) {
         this.seeds.delete(key);
@@ -109,7 +109,28 @@ export class ConnectionTable {
       }
       observations.push(s.observation);
     }
-    this.closed = new Map();
-    return { observations, processes: [...processes.values()] };
+    this.closed = [];
+    this.closedProcesses = new Map();
+    const list: ProcessInfo[] = [];
+    for (const byStart of processes.values()) list.push(...byStart.values());
+    return { observations, processes: list };
   }
+
+  private toObservation(rec: ConnRecord, clock: EbpfClock): SocketObservation {
+    if (this.seedOwners.size === 0) return recordToObservation(rec, clock);
+    const tuple = recordTuple(rec);
+    const owner = this.seedOwners.get(tuple) ?? null;
+    if (rec.closed) this.seedOwners.delete(tuple);
+    return recordToObservation(rec, clock, owner);
+  }
+}
+
+/** One ProcessInfo per process, built once: a storm has thousands of records of the same few. */
+function noteProcess(into: Map<number, Map<number, ProcessInfo>>, rec: ConnRecord, clock: EbpfClock): void {
+  if (rec.pid === 0) return;
+  let byStart = into.get(rec.pid);
+  if (byStart === undefined) into.set(rec.pid, (byStart = new Map()));
+  if (byStart.has(rec.startTicks)) return;
+  const p = recordProcess(rec, clock);
+  if (p !== null) byStart.set(rec.startTicks, p);
 }

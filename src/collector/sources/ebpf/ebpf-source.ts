@@ -140,7 +140,7 @@ export class EbpfSource implements ConnectionSource {
     let noPeer = 0;
     if (dump !== null) {
       this.bootToEpochMs = dump.end.bootToEpochMs;
-      const vanished = this.table.replaceLive(dump.live, dump.end.nowNs);
+      const vanished = this.table.replaceLive(dump.live, dump.end.nowNs, this.clock());
       if (vanished > 0) this.s.logger.debug({ source: 'ebpf', vanished }, 'connections left the table without a close record');
       const now = dump.stats ?? this.lastStats;
       lost = (now.ringbufFull - this.lastStats.ringbufFull) + (now.tcpTableFull - this.lastStats.tcpTableFull)
@@ -201,7 +201,7 @@ export class EbpfSource implements ConnectionSource {
       path: this.s.helperPath,
       args,
       startTimeoutMs: this.s.startTimeoutMs,
-      onClosed: (rec) => this.table.addClosed(rec),
+      onClosed: (rec) => this.table.addClosed(rec, this.clock()),
       onMalformed: (reason) => {
         this.malformed++;
         this.s.logger.debug({ source: 'ebpf', reason }, 'malformed helper line');

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { EbpfError } from './errors.js';
-import { EBPF_FORMAT_VERSION, parseLine, type ConnRecord, type EndRecord, type HeaderRecord, type StatsRecord } from './format.js';
+import { EBPF_FORMAT_VERSION, LineParser, type ConnRecord, type EndRecord, type HeaderRecord, type StatsRecord } from './format.js';
 
 /**
  * One run of the helper binary: spawns it, waits for its header (the programs are attached then),
@@ -51,6 +51,7 @@ function exitText(e: HelperExit): string {
 }
 
 export class HelperProcess {
+  private readonly parser = new LineParser();
   private partial = '';
   private stderrTail = '';
   private stderrPartial = '';
@@ -198,7 +199,7 @@ export class HelperProcess {
   }
 
   private onLine(line: string): void {
-    const rec = parseLine(line);
+    const rec = this.parser.parse(line);
     switch (rec.kind) {
       case 'conn':
         if (rec.closed) this.options.onClosed(rec);

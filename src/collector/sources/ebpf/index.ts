@@ -4,7 +4,7 @@ export { ConnectionTable, type ConnectionTableOptions, type TableReading } from 
 export { EbpfSource, type EbpfSourceOptions } from './ebpf-source.js';
 export { EbpfError, type EbpfErrorCode } from './errors.js';
 export {
-  EBPF_FORMAT_VERSION, parseLine, unescapeComm,
+  EBPF_FORMAT_VERSION, LineParser, parseLine, unescapeComm,
   type ConnRecord, type EbpfRecord, type EndRecord, type HeaderRecord, type MalformedLine, type StatsRecord,
 } from './format.js';
 export { defaultHelperPath, findPackageRoot, HELPER_RELATIVE_PATH } from './helper-path.js';
