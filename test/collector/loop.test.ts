@@ -10,9 +10,7 @@ import { CollectorMetrics } from '../../src/collector/metrics.js';
 import type { ConnectionSource, SourceReading } from '../../src/collector/source.js';
 import { Spool } from '../../src/collector/spool.js';
 import { Tracker } from '../../src/collector/tracker.js';
-import { takeProcfsSnapshot } from '../../src/collector/sources/procfs/index.js';
-import { createProcContext } from '../../src/collector/sources/process/reader.js';
-import { ProcessCache } from '../../src/collector/sources/process/cache.js';
+import { ProcfsSource } from '../../src/collector/sources/procfs-source.js';
 import type { Snapshot } from '../../src/domain/snapshot.js';
 import { freePort, RecordingSink, SnapshotServer, TcpSink } from './sinks.js';
 
@@ -27,19 +25,11 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-/** The real /proc scan, read as a source. */
-class ProcfsScan implements ConnectionSource {
-  readonly name = 'procfs' as const;
-  private readonly ctx = createProcContext();
-  private readonly cache = new ProcessCache(this.ctx);
-  async read(): Promise<SourceReading> {
-    const s = takeProcfsSnapshot({ ctx: this.ctx, cache: this.cache });
-    return {
-      observations: s.observations, nat: [], listening: s.listening, processes: s.processes,
-      run: { name: 'procfs', ok: s.errors.length === 0, durationMs: s.durationMs, skipped: s.skipped, lost: 0, error: s.errors[0] ?? null },
-    };
-  }
-  async close(): Promise<void> {}
+/** The real /proc source of this network namespace; closed (its background fd walker stopped) at the end. */
+function procfs(): ProcfsSource {
+  const source = new ProcfsSource({ netns: 'self', logger: silent });
+  cleanups.push(() => source.close());
+  return source;
 }
 
 /** A source stuck in a read that ignores its abort signal (a wedged helper process, say). */
@@ -81,7 +71,7 @@ async function setup(extra: Partial<LoopOptions> & { spoolMaxFiles?: number } = 
   const spool = await Spool.open({ dir, ...(extra.spoolMaxFiles ? { maxFiles: extra.spoolMaxFiles } : {}) });
   const registry = new Registry();
   const loop = new CollectorLoop({
-    sources: [new ProcfsScan()],
+    sources: [procfs()],
     tracker: new Tracker({ hostId: 'loop-host', intervalMs: INTERVAL }),
     sink: new RecordingSink(),
     spool, logger: silent, metrics: new CollectorMetrics(registry),
@@ -155,7 +145,7 @@ describe('collector loop', () => {
   it('cuts a hung source at its timeout, records it, and goes on without reading it again while stuck', async () => {
     const hung = new HungSource();
     const sink = new RecordingSink();
-    const { loop, registry } = await setup({ sources: [new ProcfsScan(), hung, new FailingSource()], sink });
+    const { loop, registry } = await setup({ sources: [procfs(), hung, new FailingSource()], sink });
     loop.start();
     await waitFor('four intervals', () => sink.stored.size >= 4);
     await loop.stop();
