@@ -228,10 +228,15 @@ export async function run(report: (line: string) => void): Promise<void> {
     report(`captured by conntrack -E:   ${conntrackNew} (${pct(conntrackNew)})`);
     report(`captured by /proc every 1s: ${procSeen.size} (${pct(procSeen.size)})`);
     report(`CPU: helper ${helperS.toFixed(2)} s + reader ${(r.readerCpuUs / 1e6).toFixed(2)} s over ${wallS.toFixed(1)} s = ${cpuPct.toFixed(1)}% of one core`);
+    // The machine may not reach the target rate (client and server share its cores): scale the cost.
+    const perConnUs = ((helperS + r.readerCpuUs / 1e6) * 1e6) / storm.done;
+    report(`CPU per connection (both ends recorded): ${perConnUs.toFixed(1)} µs; at ${RATE}/s: ${((perConnUs * RATE) / 1e4).toFixed(1)}% of one core`);
     if (bpfNs0 !== null && bpfNs1 !== null && bpfNs1 > 0) {
       report(`BPF programs (in the traced processes, not above): ${((bpfNs1 - bpfNs0) / 1e9).toFixed(2)} s = ${((100 * (bpfNs1 - bpfNs0)) / 1e9 / wallS).toFixed(1)}% of one core`);
     }
-    report(`goal captured >= 99.9%: ${r.captured / storm.done >= 0.999 ? 'met' : 'MISSED'}; goal CPU <= 10% of a core: ${cpuPct <= 10 ? 'met' : 'MISSED'}`);
+    const cpuAtRate = (perConnUs * RATE) / 1e4;
+    report(`goal captured >= 99.9%: ${r.captured / storm.done >= 0.999 ? 'met' : 'MISSED'}; `
+      + `goal CPU <= 10% of a core at ${RATE}/s: ${Math.max(cpuPct, cpuAtRate) <= 10 ? 'met' : 'MISSED'}`);
   } finally {
     await Promise.all(children.map((c) => c.stop().catch(() => undefined)));
     if (statsWas !== null) quiet('sysctl', ['-qw', `kernel.bpf_stats_enabled=${statsWas}`]);

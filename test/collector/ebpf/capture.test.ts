@@ -110,7 +110,7 @@ describe('eBPF helper on this kernel', () => {
     });
     const port = await listen(server, '127.0.0.1');
     await source.read(AbortSignal.timeout(10_000)); // start of the interval
-    const client = nodeChild(STORM_CLIENT, [String(port), String(COUNT), '16']);
+    const client = nodeChild(STORM_CLIENT, [String(port), String(COUNT), '4']);
     try {
       const clientKey = readProcessKey(createProcContext(), client.pid);
       const result = await client.nextJson<{ ports: number[]; errors: number; medianLifeMs: number }>();
@@ -129,6 +129,11 @@ describe('eBPF helper on this kernel', () => {
         }
         return clientSeen.size === COUNT && serverSeen.size === COUNT;
       }, 5000);
+      // Each connection is reported closed once: no duplicates from the live/closed bookkeeping.
+      const closedCount = (side: (o: SocketObservation) => boolean): number =>
+        observations.filter((o) => o.protocol === 'tcp' && o.closedAtMs !== null && side(o)).length;
+      assert.equal(closedCount((o) => o.remote.port === port && wanted.has(o.local.port)), clientSeen.size);
+      assert.equal(closedCount((o) => o.local.port === port && wanted.has(o.remote.port)), serverSeen.size);
       const share = (n: number): number => n / COUNT;
       assert.ok(share(clientSeen.size) >= 0.999, `client side: ${clientSeen.size}/${COUNT}`);
       assert.ok(share(serverSeen.size) >= 0.999, `server side: ${serverSeen.size}/${COUNT}`);

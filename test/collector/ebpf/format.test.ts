@@ -95,7 +95,10 @@ describe('eBPF line format v1', () => {
       writeFileSync(script, `#!/bin/sh\ncat '${fixturePath('v2-stream.txt')}'\nexec sleep 30\n`);
       chmodSync(script, 0o755);
       await assert.rejects(
-        HelperProcess.start({ path: script, args: [], startTimeoutMs: 10_000, onClosed: () => undefined, onMalformed: () => undefined, onExit: () => undefined }),
+        HelperProcess.start({
+          path: script, args: [], startTimeoutMs: 10_000,
+          onClosed: () => undefined, onDump: () => undefined, onMalformed: () => undefined, onExit: () => undefined,
+        }),
         (err: unknown) => err instanceof EbpfError && err.code === 'EBPF_FORMAT_VERSION' && /version 2/.test(err.message),
       );
     } finally {

@@ -81,6 +81,8 @@ export class EbpfSource implements ConnectionSource {
   private seq = 0;
   private malformed = 0;
   private lastStats: StatsRecord = ZERO_STATS;
+  /** Losses the helper counted since the last read. */
+  private losses = { lost: 0, noPeer: 0 };
   /** Things that happened since the last read, for its SourceRun.error. */
   private notes: string[] = [];
   private readonly table: ConnectionTable;
@@ -136,18 +138,8 @@ export class EbpfSource implements ConnectionSource {
     } catch (err) {
       error = errorMessage(err);
     }
-    let lost = 0;
-    let noPeer = 0;
-    if (dump !== null) {
-      this.bootToEpochMs = dump.end.bootToEpochMs;
-      const vanished = this.table.replaceLive(dump.live, dump.end.nowNs, this.clock());
-      if (vanished > 0) this.s.logger.debug({ source: 'ebpf', vanished }, 'connections left the table without a close record');
-      const now = dump.stats ?? this.lastStats;
-      lost = (now.ringbufFull - this.lastStats.ringbufFull) + (now.tcpTableFull - this.lastStats.tcpTableFull)
-        + (now.udpTableFull - this.lastStats.udpTableFull);
-      noPeer = now.udpNoPeer - this.lastStats.udpNoPeer;
-      this.lastStats = now;
-    }
+    const { lost, noPeer } = this.losses;
+    this.losses = { lost: 0, noPeer: 0 };
     const { observations, processes } = this.table.take(this.clock(), Date.now());
     const notes = [...this.notes];
     this.notes = [];
@@ -157,8 +149,8 @@ export class EbpfSource implements ConnectionSource {
       name: 'ebpf',
       ok: dump !== null && this.deadReason === null,
       durationMs: performance.now() - started,
-      skipped: this.malformed + Math.max(0, noPeer),
-      lost: Math.max(0, lost),
+      skipped: this.malformed + noPeer,
+      lost,
       error: notes.length > 0 ? notes.join('; ') : null,
     };
     this.malformed = 0;
@@ -202,6 +194,7 @@ export class EbpfSource implements ConnectionSource {
       args,
       startTimeoutMs: this.s.startTimeoutMs,
       onClosed: (rec) => this.table.addClosed(rec, this.clock()),
+      onDump: (dump) => this.onDump(dump),
       onMalformed: (reason) => {
         this.malformed++;
         this.s.logger.debug({ source: 'ebpf', reason }, 'malformed helper line');
@@ -216,6 +209,21 @@ export class EbpfSource implements ConnectionSource {
     this.bootToEpochMs = helper.header?.bootToEpochMs ?? null;
     this.s.logger.info({ source: 'ebpf', pid: helper.pid, features: helper.header?.features }, 'eBPF helper started');
     await this.seed();
+  }
+
+  /** Installs a dump's live set at once (see HelperOptions.onDump) and accounts for the helper's counters. */
+  private onDump(dump: DumpResult): void {
+    this.bootToEpochMs = dump.end.bootToEpochMs;
+    const vanished = this.table.replaceLive(dump.live, dump.end.nowNs, this.clock());
+    if (vanished > 0) this.s.logger.debug({ source: 'ebpf', vanished }, 'connections left the table without a close record');
+    const now = dump.stats ?? this.lastStats;
+    const was = this.lastStats;
+    this.losses = {
+      lost: this.losses.lost + Math.max(0, now.ringbufFull - was.ringbufFull) + Math.max(0, now.tcpTableFull - was.tcpTableFull)
+        + Math.max(0, now.udpTableFull - was.udpTableFull),
+      noPeer: this.losses.noPeer + Math.max(0, now.udpNoPeer - was.udpNoPeer),
+    };
+    this.lastStats = now;
   }
 
   private async seed(): Promise<void> {

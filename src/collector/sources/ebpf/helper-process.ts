@@ -23,6 +23,11 @@ export interface HelperOptions {
   /** How long loading may take (CO-RE relocation and verification take a second or two). */
   readonly startTimeoutMs: number;
   readonly onClosed: (rec: ConnRecord) => void;
+  /**
+   * A complete dump, delivered synchronously at its end marker, before any record after it: a close
+   * right behind the marker (same chunk) must find the live set already installed.
+   */
+  readonly onDump: (dump: DumpResult) => void;
   readonly onMalformed: (reason: string) => void;
   readonly onExit: (exit: HelperExit) => void;
   readonly onStderrLine?: (line: string) => void;
@@ -212,7 +217,9 @@ export class HelperProcess {
         if (this.pending !== null && this.pending.token === rec.token) {
           const p = this.pending;
           this.pending = null;
-          p.resolve({ live: p.live, stats: p.stats, end: rec });
+          const result = { live: p.live, stats: p.stats, end: rec };
+          this.options.onDump(result);
+          p.resolve(result);
         }
         return;
       case 'header':
