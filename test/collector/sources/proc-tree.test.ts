@@ -68,6 +68,13 @@ test('fd walk maps socket inodes to (pid, start time); shared sockets keep the l
   assert.equal(walked.stats.errors, 0);
 });
 
+test('fd walk for known inodes stops once they all have an owner', () => {
+  const walked = walkSocketOwners(createProcContext(ROOT), new Set([1001]));
+  // pid 100 owns 1001: its other fds are still read, no further process is.
+  assert.deepEqual([...walked.owners.keys()], [1001, 1002]);
+  assert.equal(walked.stats.fdsRead, 5);
+});
+
 test('process identity: name, exe, cmdline, uid, cgroup and container id', () => {
   const ctx = createProcContext(ROOT);
   assert.deepEqual(readProcessInfo(ctx, 100), {

@@ -63,8 +63,20 @@ export class FdWalk {
   private finished = false;
   private durationMs = 0;
 
-  /** Lists the processes now; the walk covers those. Throws if /proc itself cannot be listed. */
-  constructor(private readonly ctx: ProcContext, private readonly pids: readonly number[] = listPids(ctx.root)) {}
+  private wantedLeft: number;
+
+  /**
+   * Lists the processes now; the walk covers those. With `wanted`, the walk ends as soon as every one of
+   * those inodes has an owner (the rest of /proc cannot tell us more about them). Throws if /proc itself
+   * cannot be listed.
+   */
+  constructor(
+    private readonly ctx: ProcContext,
+    private readonly pids: readonly number[] = listPids(ctx.root),
+    private readonly wanted: ReadonlySet<number> | null = null,
+  ) {
+    this.wantedLeft = wanted === null ? Number.POSITIVE_INFINITY : wanted.size;
+  }
 
   get done(): boolean {
     return this.finished;
@@ -83,7 +95,7 @@ export class FdWalk {
         this.readFd(name);
         continue;
       }
-      if (this.pidIndex >= this.pids.length) {
+      if (this.pidIndex >= this.pids.length || this.wantedLeft <= 0) {
         this.finished = true;
         this.durationMs = performance.now() - this.startedPerf;
         break;
@@ -148,13 +160,18 @@ export class FdWalk {
       return;
     }
     // A socket shared by several processes (inherited over fork) keeps its first, lowest-pid owner.
-    if (!this.owners.has(inode)) this.owners.set(inode, this.currentKey);
+    if (this.owners.has(inode)) return;
+    this.owners.set(inode, this.currentKey);
+    if (this.wanted?.has(inode)) this.wantedLeft--;
   }
 }
 
-/** Walks every process's fds now, synchronously. Throws ProcfsError-free fs errors only if /proc is unlistable. */
-export function walkSocketOwners(ctx: ProcContext, pids?: readonly number[]): SocketOwners {
-  const walk = new FdWalk(ctx, pids);
+/**
+ * Walks every process's fds now, synchronously (stopping early once all `wanted` inodes are found).
+ * Throws only if /proc itself cannot be listed.
+ */
+export function walkSocketOwners(ctx: ProcContext, wanted?: ReadonlySet<number>): SocketOwners {
+  const walk = new FdWalk(ctx, listPids(ctx.root), wanted ?? null);
   walk.step(Number.POSITIVE_INFINITY);
   return walk.result();
 }

@@ -16,7 +16,10 @@ export interface ProcfsSnapshotOptions {
   readonly ctx: ProcContext;
   readonly netns?: NetnsSelection;
   readonly tables?: readonly NetTableName[];
-  /** Socket owners to use; when absent, walks /proc/<pid>/fd synchronously. */
+  /**
+   * Socket owners to use (the background walker's latest map); when absent, walks /proc/<pid>/fd
+   * synchronously, stopping once every socket of the tables has its owner.
+   */
   readonly owners?: SocketOwners;
   /** Reuse across snapshots so unchanged processes are not re-read. */
   readonly cache?: ProcessCache;
@@ -91,8 +94,11 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
   let owners: SocketOwners;
   if (options.owners) owners = options.owners;
   else {
+    // Only the sockets in the tables matter here: the walk may stop once they all have an owner.
+    const wanted = new Set<number>();
+    for (const ns of tables.namespaces) for (const e of ns.entries) if (e.inode !== null) wanted.add(e.inode);
     try {
-      owners = walkSocketOwners(options.ctx);
+      owners = walkSocketOwners(options.ctx, wanted);
     } catch (err) {
       errors.push(`fd walk: ${err instanceof Error ? err.message : String(err)}`);
       owners = { owners: new Map(), stats: { startedAtMs: Date.now(), durationMs: 0, pids: 0, fdsRead: 0, sockets: 0, errors: 1, vanished: 0 } };
