@@ -442,6 +442,16 @@ static int handle_commands(struct helper *h, char *buf, size_t *len)
 	return 0;
 }
 
+/* The signals that stop us, blocked so they queue for the signalfd instead of killing us. */
+static void stop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, mask, NULL);
+}
+
 static int add_fd(int ep, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -458,11 +468,7 @@ static int run(struct helper *h)
 	char cmd[4096];
 	size_t cmd_len = 0;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	stop_signals(&mask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -531,7 +537,12 @@ int main(int argc, char **argv)
 	struct helper h = { 0 };
 	int rc;
 
+	sigset_t stops;
+
 	parse_args(argc, argv, &h.opt);
+	/* Block the stop signals from the start: one that arrives while loading (or just after the header)
+	 * waits in the signalfd and ends the helper cleanly, with the programs detached. */
+	stop_signals(&stops);
 	/* A closed stdout shows up as EPIPE from fflush; we stop then instead of dying of SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Do not outlive the collector that started us. */
