@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore, migrate, StoreError } from '../../src/store/index.js';
+import { openStore, migrate, SnapshotWriter, StoreError } from '../../src/store/index.js';
+import { connection, snapshot } from '../helpers/snapshots.js';
 import { DEFAULT_MIGRATIONS_DIR } from '../../src/store/migrations.js';
 import { splitStatements } from '../../src/store/sql-split.js';
 import { freshStore, tempDir, testLog } from '../helpers/env.js';
@@ -20,6 +21,9 @@ test('migrations apply to an empty data dir, then again as a no-op after reopeni
     const again = await migrate(second.admin, testLog);
     assert.deepEqual(again.applied, []);
     assert.equal(again.alreadyApplied, report.applied.length);
+    // A reopened data dir takes hypertable inserts (TimescaleDB must be loaded before the first query).
+    const written = await new SnapshotWriter(second.writer).write(snapshot({ hostId: 'again', timeMs: 15_000 * 100, connections: [connection()] }));
+    assert.equal(written.connectionRows, 1);
     await second.close();
   } finally {
     dir.remove();

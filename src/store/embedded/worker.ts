@@ -25,6 +25,9 @@ const log: Logger = {
 
 async function main(): Promise<void> {
   const db = await PGlite.create({ dataDir: settings.dataDir, extensions: { timescaledb } });
+  // The engine has no shared_preload_libraries: on a reopened data dir TimescaleDB would load lazily,
+  // without its planner hooks and its licensed half, and inserts into hypertables would fail.
+  await db.exec(`LOAD 'timescaledb'`);
   // PGlite starts with debug-level client messages; the endpoint's clients want the usual level.
   await db.exec("SET client_min_messages = notice; SET log_min_messages = warning; SET TimeZone = 'UTC'");
   const parameters = new Map<string, string>();
