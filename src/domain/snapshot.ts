@@ -20,8 +20,9 @@ export interface Completeness {
 }
 
 /**
- * Everything one host saw in one interval. `timeMs` is the interval start, aligned to the interval,
- * and (hostId, timeMs) is the snapshot's identity: writing the same snapshot twice adds nothing.
+ * Everything one host saw in one interval. `timeMs` is the interval boundary the snapshot was taken at
+ * (a multiple of intervalMs): it shows the sockets alive then and what happened in the interval that ends
+ * there. (hostId, timeMs) is the snapshot's identity: writing the same snapshot twice adds nothing.
  */
 export interface Snapshot {
   readonly hostId: string;
