@@ -295,7 +295,7 @@ static int ensure_tracefs(void)
 
 static struct bpf_program *const *syscall_programs(struct conntrail_bpf *s, size_t *n)
 {
-	static struct bpf_program *progs[10];
+	static struct bpf_program *progs[14];
 
 	progs[0] = s->progs.on_enter_sendto;
 	progs[1] = s->progs.on_enter_sendmsg;
@@ -307,7 +307,11 @@ static struct bpf_program *const *syscall_programs(struct conntrail_bpf *s, size
 	progs[7] = s->progs.on_exit_recvmsg;
 	progs[8] = s->progs.on_exit_accept4;
 	progs[9] = s->progs.on_exit_accept;
-	*n = 10;
+	progs[10] = s->progs.on_enter_sendmmsg;
+	progs[11] = s->progs.on_exit_sendmmsg;
+	progs[12] = s->progs.on_enter_recvmmsg;
+	progs[13] = s->progs.on_exit_recvmmsg;
+	*n = 14;
 	return progs;
 }
 

@@ -73,10 +73,10 @@ struct {
 /* A recvfrom/recvmsg in flight on an unconnected UDP socket: the peer address is written to user
  * memory only when the syscall returns, after sock_recv_length fired, so the datagram waits here. */
 struct ct_pending_rx {
-	__u64 uaddr;       /* user pointer to the sockaddr the kernel fills in */
-	__u64 bytes;       /* set by sock_recv_length */
+	__u64 uaddr;       /* user pointer to the sockaddr the kernel fills in; recvmmsg: to the mmsghdr vector */
+	__u64 bytes;       /* set by sock_recv_length (recvmsg/recvfrom) */
 	__u32 ready;       /* 1 once sock_recv_length filled tmpl */
-	__u32 pad;
+	__u32 mmsg;        /* 1 for recvmmsg: bytes and peers are read from the vector at exit */
 	struct ct_conn tmpl;
 };
 
@@ -86,6 +86,20 @@ struct {
 	__type(key, __u64);
 	__type(value, struct ct_pending_rx);
 } pending_rx SEC(".maps");
+
+/* A sendmmsg in flight, per thread: sock_send_length fires once per datagram, in vector order. */
+struct ct_pending_mtx {
+	__u64 vec;         /* user pointer to the struct mmsghdr vector */
+	__u32 idx;         /* the datagram the next sock_send_length is about */
+	__u32 vlen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ct_pending_mtx);
+} pending_mtx SEC(".maps");
 
 static __always_inline void stat_inc(int which)
 {
@@ -362,6 +376,23 @@ static __always_inline void udp_peer_from_sock(struct ct_udp_key *k, struct sock
 	}
 }
 
+static __always_inline int read_user_peer(struct ct_peer *p, const void *uaddr, __u64 len);
+
+/* The peer of the current datagram of a sendmmsg, if one is in flight; advances to the next datagram. */
+static __always_inline int mmsg_tx_peer(__u64 id, struct ct_peer *p)
+{
+	struct ct_pending_mtx *m = bpf_map_lookup_elem(&pending_mtx, &id);
+	struct user_msghdr h = {};
+	__u32 idx;
+
+	if (!m || m->idx >= m->vlen)
+		return 0;
+	idx = m->idx++;
+	if (bpf_probe_read_user(&h, sizeof(h), (const void *)(m->vec + (__u64)idx * sizeof(struct mmsghdr))))
+		return 0;
+	return read_user_peer(p, h.msg_name, h.msg_namelen);
+}
+
 static __always_inline void udp_msg(struct sock *sk, __u64 bytes, int is_send)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -372,12 +403,17 @@ static __always_inline void udp_msg(struct sock *sk, __u64 bytes, int is_send)
 	k.cookie = bpf_get_socket_cookie(sk);
 	if (is_send) {
 		struct ct_peer *p = bpf_map_lookup_elem(&pending_tx, &id);
+		struct ct_peer mp = {};
 
 		/* sendto() naming a peer wins even on a connected socket, as it does in the kernel. */
 		if (p) {
 			__builtin_memcpy(k.daddr, p->addr, 16);
 			k.dport = p->port;
 			k.family = p->family;
+		} else if (mmsg_tx_peer(id, &mp)) {
+			__builtin_memcpy(k.daddr, mp.addr, 16);
+			k.dport = mp.port;
+			k.family = mp.family;
 		} else if (connected) {
 			udp_peer_from_sock(&k, sk);
 		} else {
@@ -400,13 +436,22 @@ static __always_inline void udp_msg(struct sock *sk, __u64 bytes, int is_send)
 		stat_inc(CT_STAT_UDP_NO_PEER);
 		return;
 	}
-	udp_template(&rx->tmpl, sk, k.cookie);
+	if (!rx->ready)
+		udp_template(&rx->tmpl, sk, k.cookie);
 	rx->bytes = bytes;
 	rx->ready = 1;
 }
 
 static __always_inline void on_msg(struct sock *sk, int ret, int flags, int is_send)
 {
+	if (ret == 0 && is_send) {
+		/* An empty datagram of a sendmmsg still takes its place in the vector. */
+		__u64 id = bpf_get_current_pid_tgid();
+		struct ct_pending_mtx *m = bpf_map_lookup_elem(&pending_mtx, &id);
+
+		if (m)
+			m->idx++;
+	}
 	if (ret <= 0 || !sk || !inet_family(sk))
 		return;
 	if (!is_send && (flags & MSG_PEEK))
@@ -510,6 +555,26 @@ int on_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int on_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ct_pending_mtx m = { .vec = ctx->args[1], .idx = 0, .vlen = (__u32)ctx->args[2] };
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (m.vec && m.vlen)
+		bpf_map_update_elem(&pending_mtx, &id, &m, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int on_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&pending_mtx, &id);
+	return 0;
+}
+
 static __always_inline void remember_rx(const void *uaddr)
 {
 	struct ct_pending_rx rx = {};
@@ -539,6 +604,76 @@ int on_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+SEC("tracepoint/syscalls/sys_enter_recvmmsg")
+int on_enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ct_pending_rx rx = {};
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!ctx->args[1])
+		return 0;
+	rx.uaddr = ctx->args[1];
+	rx.mmsg = 1;
+	bpf_map_update_elem(&pending_rx, &id, &rx, BPF_ANY);
+	return 0;
+}
+
+#define MMSG_MAX 64
+
+struct mmsg_rx_ctx {
+	__u64 vec;
+	__u32 n;
+};
+
+/* One received datagram of a recvmmsg: its length and sender are in the vector by now. */
+static long mmsg_rx_one(__u32 i, void *data)
+{
+	struct mmsg_rx_ctx *c = data;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ct_pending_rx *rx;
+	struct mmsghdr m = {};
+	struct ct_peer p = {};
+	struct ct_udp_key k = {};
+
+	if (i >= c->n)
+		return 1;
+	rx = bpf_map_lookup_elem(&pending_rx, &id);
+	if (!rx)
+		return 1;
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)(c->vec + (__u64)i * sizeof(struct mmsghdr))))
+		return 1;
+	if (!read_user_peer(&p, m.msg_hdr.msg_name, m.msg_hdr.msg_namelen)) {
+		stat_inc(CT_STAT_UDP_NO_PEER);
+		return 0;
+	}
+	k.cookie = rx->tmpl.cookie;
+	__builtin_memcpy(k.daddr, p.addr, 16);
+	k.dport = p.port;
+	k.family = p.family;
+	udp_upsert(&k, &rx->tmpl, 0, m.msg_len);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int on_exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ct_pending_rx *rx = bpf_map_lookup_elem(&pending_rx, &id);
+	struct mmsg_rx_ctx c = {};
+
+	if (!rx)
+		return 0;
+	if (rx->ready && rx->mmsg && ctx->ret > 0) {
+		c.vec = rx->uaddr;
+		c.n = ctx->ret > MMSG_MAX ? MMSG_MAX : (__u32)ctx->ret;
+		if (ctx->ret > MMSG_MAX)
+			stat_inc(CT_STAT_UDP_NO_PEER); /* datagrams past MMSG_MAX in one call are not attributed */
+		bpf_loop(c.n, mmsg_rx_one, &c, 0);
+	}
+	bpf_map_delete_elem(&pending_rx, &id);
+	return 0;
+}
+
 static __always_inline void finish_rx(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -548,7 +683,7 @@ static __always_inline void finish_rx(long ret)
 
 	if (!rx)
 		return;
-	if (rx->ready && ret > 0) {
+	if (rx->ready && !rx->mmsg && ret > 0) {
 		if (read_user_peer(&p, (const void *)rx->uaddr, sizeof(struct sockaddr_in6))) {
 			k.cookie = rx->tmpl.cookie;
 			__builtin_memcpy(k.daddr, p.addr, 16);

@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { SocketObservation } from '../../../src/domain/connection.js';
 import { EbpfSource } from '../../../src/collector/sources/ebpf/ebpf-source.js';
 import { createProcContext, readProcessKey } from '../../../src/collector/sources/process/reader.js';
-import { testLog } from '../../helpers/env.js';
-import { ensureHelper, nodeChild, readUntil } from './support.js';
+import { tempDir, testLog } from '../../helpers/env.js';
+import { compileFixture, ensureHelper, nodeChild, readUntil, spawnChild } from './support.js';
 
 /**
  * The real helper on this kernel: short TCP connections in a storm, byte counts, IPv6, UDP (connected
@@ -225,6 +225,31 @@ describe('eBPF helper on this kernel', () => {
       }
     });
   }
+
+  it('finds the peers of datagrams sent with sendmmsg and received with recvmmsg', async () => {
+    const dir = tempDir('ebpf-mmsg');
+    try {
+      const client = spawnChild(compileFixture('udp-mmsg.c', dir.path), []);
+      try {
+        const { a, b } = await client.nextJson<{ a: number; b: number }>();
+        let ab: SocketObservation | undefined;
+        let ba: SocketObservation | undefined;
+        await readUntil(source, (all) => {
+          ab = last(all, (o) => o.protocol === 'udp' && o.local.port === a && o.remote.port === b);
+          ba = last(all, (o) => o.protocol === 'udp' && o.local.port === b && o.remote.port === a);
+          return ab !== undefined && ba !== undefined;
+        }, 5000);
+        assert.ok(ab && ba, 'both flows recorded');
+        assert.deepEqual([ab.bytesSent, ab.bytesReceived, ab.direction], [150, 21, 'outgoing']);
+        assert.deepEqual([ba.bytesSent, ba.bytesReceived, ba.direction], [21, 150, 'incoming']);
+        assert.equal(ab.process?.pid, client.pid);
+      } finally {
+        await client.finish();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
 
   it('tracks UDP flows per peer on connected and unconnected sockets, and closes them when idle', async () => {
     const server = dgram.createSocket('udp4');

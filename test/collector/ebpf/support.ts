@@ -31,6 +31,21 @@ export function fixturePath(name: string): string {
   return join(repoRoot(), 'test', 'fixtures', 'ebpf', name);
 }
 
+/** Compiles a C fixture into `dir` with the toolchain the helper needs anyway (cc, else clang). */
+export function compileFixture(name: string, dir: string): string {
+  const out = join(dir, name.replace(/\.c$/, ''));
+  let lastError: unknown = null;
+  for (const cc of [process.env.CC, 'cc', 'clang'].filter((c): c is string => c !== undefined && c.length > 0)) {
+    try {
+      execFileSync(cc, ['-O1', '-o', out, fixturePath(name)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      return out;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`cannot compile ${name}: ${String(lastError)}`);
+}
+
 /** A node child running `script` (ESM source), optionally under a command prefix; talks JSON lines. */
 export interface NodeChild {
   readonly child: ChildProcess;
@@ -45,7 +60,12 @@ export function nodeChild(script: string, args: readonly string[] = [], prefix: 
   const argv = [process.execPath, '--input-type=module', '-e', script, ...args];
   // A prefix like `ip netns exec NS` execs node in place, so the pid stays the node process's.
   const [cmd, ...rest] = [...prefix, ...argv] as [string, ...string[]];
-  const child = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawnChild(cmd, rest);
+}
+
+/** Any program that prints JSON lines and exits at EOF on stdin (as the node scripts and C fixtures do). */
+export function spawnChild(cmd: string, args: readonly string[]): NodeChild {
+  const child = spawn(cmd, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let buf = '';
   let stderr = '';
   const lines: string[] = [];

@@ -67,6 +67,9 @@ export class ConnectionTable {
   replaceLive(records: readonly ConnRecord[], nowNs: number, clock: EbpfClock): number {
     const next = new Map<string, ConnRecord>();
     for (const rec of records) {
+      // A connect() in flight: the kernel picks the local port after the SYN_SENT event, so the record
+      // has port 0 until the next transition. Such a half-known tuple would only mislead a reader.
+      if (rec.state === 'SYN_SENT' && rec.local.port === 0) continue;
       next.set(recordKey(rec), rec);
       if (this.seeds.size > 0) this.seeds.delete(recordTuple(rec));
     }
