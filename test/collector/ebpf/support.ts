@@ -5,8 +5,8 @@ import type { SocketObservation } from '../../../src/domain/connection.js';
 import type { SourceRun } from '../../../src/domain/snapshot.js';
 import type { ConnectionSource, SourceReading } from '../../../src/collector/source.js';
 import { findPackageRoot } from '../../../src/collector/sources/ebpf/helper-path.js';
-import { takeProcfsSnapshot } from '../../../src/collector/sources/procfs/snapshot.js';
-import { createProcContext } from '../../../src/collector/sources/process/reader.js';
+import { ProcfsSource } from '../../../src/collector/sources/procfs-source.js';
+import { testLog } from '../../helpers/env.js';
 
 /** Shared by the eBPF tests: the helper binary (built on demand), child processes, a real /proc source. */
 
@@ -124,27 +124,21 @@ export async function readUntil(source: ConnectionSource, done: (all: SocketObse
   }
 }
 
-/** A real /proc connection source (the fallback of the supervision tests). */
+/** The project's /proc connection source (the fallback of the supervision tests), for our namespace. */
 export function procfsSource(): ConnectionSource {
-  const ctx = createProcContext();
-  return {
-    name: 'procfs',
-    read(): Promise<SourceReading> {
-      const snap = takeProcfsSnapshot({ ctx });
-      return Promise.resolve({
-        observations: snap.observations, nat: [], listening: snap.listening, processes: snap.processes,
-        run: { name: 'procfs', ok: snap.errors.length === 0, durationMs: snap.durationMs, skipped: snap.skipped, lost: 0,
-          error: snap.errors.length > 0 ? snap.errors.join('; ') : null },
-      });
-    },
-    close: () => Promise.resolve(),
-  };
+  return new ProcfsSource({ netns: 'self', logger: testLog });
 }
 
-/** /proc scan as the eBPF source's initial state. */
+/** A /proc scan as the eBPF source's initial state, as the collector wires it. */
 export function procfsInitialState(): () => Promise<readonly SocketObservation[]> {
-  const ctx = createProcContext();
-  return () => Promise.resolve(takeProcfsSnapshot({ ctx }).observations);
+  return async () => {
+    const scan = procfsSource();
+    try {
+      return (await scan.read(AbortSignal.timeout(15_000))).observations;
+    } finally {
+      await scan.close();
+    }
+  };
 }
 
 export function run(cmd: string, args: readonly string[]): string {
