@@ -105,6 +105,27 @@ describe('eBPF source supervision', () => {
     }
   });
 
+  it('answers the next read after one was aborted mid-dump, without counting it a death', async () => {
+    const source = await EbpfSource.start(options());
+    try {
+      const aborted = await source.read(AbortSignal.abort(new Error('interval over')));
+      assert.equal(aborted.run.ok, false);
+      assert.match(aborted.run.error ?? '', /interval over/);
+      const port = await shortConnection();
+      const seen: SocketObservation[] = [];
+      for (let i = 0; i < 20 && !seen.some((o) => o.remote.port === port); i++) {
+        const r = await read(source);
+        assert.equal(r.run.ok, true, r.run.error ?? '');
+        seen.push(...r.observations);
+      }
+      assert.ok(seen.some((o) => o.remote.port === port && o.closedAtMs !== null));
+      assert.equal(source.restarts, 0);
+      assert.equal(source.dead, false);
+    } finally {
+      await source.close();
+    }
+  });
+
   it('falls back to /proc for good when the helper dies twice within a minute, without a gap', async () => {
     const idle = await idleConnection();
     const auto = await AutoSource.start({ createEbpf: () => EbpfSource.start(options()), fallback: procfsSource(), logger: testLog });

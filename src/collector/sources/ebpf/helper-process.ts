@@ -41,6 +41,7 @@ export interface DumpResult {
 
 interface PendingDump {
   readonly token: string;
+  readonly done: Promise<DumpResult>;
   readonly live: ConnRecord[];
   stats: StatsRecord | null;
   readonly resolve: (r: DumpResult) => void;
@@ -109,23 +110,28 @@ export class HelperProcess {
     return this.exitInfo !== null;
   }
 
-  /** Asks for a dump; resolves with the live connections when the end marker arrives. */
-  dump(token: string, timeoutMs: number): Promise<DumpResult> {
-    if (this.exitInfo !== null) return Promise.reject(this.diedError(this.exitInfo));
-    if (this.pending !== null) return Promise.reject(new EbpfError('EBPF_DUMP_TIMEOUT', 'a dump is already pending'));
-    return new Promise<DumpResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.pending?.token !== token) return;
-        this.pending = null;
-        reject(new EbpfError('EBPF_DUMP_TIMEOUT', `eBPF helper did not answer a dump within ${timeoutMs} ms`, { timeoutMs }));
-      }, timeoutMs);
-      this.pending = {
-        token, live: [], stats: null,
-        resolve: (r) => { clearTimeout(timer); resolve(r); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
-      this.child.stdin?.write(`dump ${token}\n`);
-    });
+  /**
+   * Asks for a dump; resolves with the live connections when the end marker arrives. A dump still
+   * pending (its reader gave up on it) is waited for first: the helper answers in order.
+   */
+  async dump(token: string, timeoutMs: number): Promise<DumpResult> {
+    while (this.pending !== null) await this.pending.done.catch(() => undefined);
+    if (this.exitInfo !== null) throw this.diedError(this.exitInfo);
+    let resolveFn: (r: DumpResult) => void = () => undefined;
+    let rejectFn: (e: Error) => void = () => undefined;
+    const done = new Promise<DumpResult>((resolve, reject) => { resolveFn = resolve; rejectFn = reject; });
+    const timer = setTimeout(() => {
+      if (this.pending?.token !== token) return;
+      this.pending = null;
+      rejectFn(new EbpfError('EBPF_DUMP_TIMEOUT', `eBPF helper did not answer a dump within ${timeoutMs} ms`, { timeoutMs }));
+    }, timeoutMs);
+    this.pending = {
+      token, live: [], stats: null, done,
+      resolve: (r) => { clearTimeout(timer); resolveFn(r); },
+      reject: (e) => { clearTimeout(timer); rejectFn(e); },
+    };
+    this.child.stdin?.write(`dump ${token}\n`);
+    return done;
   }
 
   /** Stops the helper (SIGTERM, then SIGKILL after `graceMs`) and waits for it to exit. */
