@@ -201,7 +201,7 @@ describe('eBPF helper on this kernel', () => {
         assert.equal(serverSent, DOWN);
         let c: SocketObservation | undefined;
         let s: SocketObservation | undefined;
-        await readUntil(source, (all) => {
+        const { readings } = await readUntil(source, (all) => {
           c = last(all, (o) => o.local.port === r.localPort && o.remote.port === port && o.closedAtMs !== null);
           s = last(all, (o) => o.local.port === port && o.remote.port === r.localPort && o.closedAtMs !== null);
           return c !== undefined && s !== undefined;
@@ -218,6 +218,10 @@ describe('eBPF helper on this kernel', () => {
         assert.equal(c.direction, 'outgoing');
         assert.equal(s.direction, 'incoming');
         assert.ok((c.rttUs ?? 0) > 0);
+        // Processes come with what /proc adds to the helper's pid, start and name while they live.
+        const me = readings.flatMap((x) => x.processes).find((p) => p.pid === process.pid);
+        assert.equal(me?.exe, process.execPath);
+        assert.ok((me?.cmdline ?? '').length > 0);
         assert.ok(c.inode !== null && c.inode > 0);
       } finally {
         await client.finish();

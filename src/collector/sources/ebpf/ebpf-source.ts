@@ -4,7 +4,8 @@ import { raceAbort } from '../../abort.js';
 import { errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { ConnectionSource, SourceReading } from '../../source.js';
-import { readBootTimeMs } from '../process/reader.js';
+import { ProcessCache } from '../process/cache.js';
+import { createProcContext } from '../process/reader.js';
 import { ConnectionTable } from './connection-table.js';
 import { EbpfError } from './errors.js';
 import type { StatsRecord } from './format.js';
@@ -87,11 +88,15 @@ export class EbpfSource implements ConnectionSource {
   private notes: string[] = [];
   private readonly table: ConnectionTable;
   private readonly bootTimeMs: number;
+  /** Full identity (exe, cmdline, uid, cgroup) of processes still alive; the helper only knows pid, start, name. */
+  private readonly processCache: ProcessCache;
   private bootToEpochMs: number | null = null;
 
   private constructor(private readonly s: Settings) {
     this.table = new ConnectionTable({ udpSeedTtlMs: s.udpIdleMs });
-    this.bootTimeMs = readBootTimeMs(s.procRoot);
+    const ctx = createProcContext(s.procRoot, s.clkTck);
+    this.bootTimeMs = ctx.bootTimeMs;
+    this.processCache = new ProcessCache(ctx);
   }
 
   /** Starts the helper and seeds the state; rejects with an EbpfError when the helper cannot load. */
@@ -140,7 +145,9 @@ export class EbpfSource implements ConnectionSource {
     }
     const { lost, noPeer } = this.losses;
     this.losses = { lost: 0, noPeer: 0 };
-    const { observations, processes } = this.table.take(this.clock(), Date.now());
+    const { observations, processes: hints } = this.table.take(this.clock(), Date.now());
+    const processes = hints.map((p) => this.processCache.lookupKey(p) ?? p);
+    this.processCache.sweep();
     const notes = [...this.notes];
     this.notes = [];
     if (this.deadReason !== null) notes.push(this.deadReason);
