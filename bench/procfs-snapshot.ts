@@ -141,7 +141,7 @@ async function measure(report: (line: string) => void, netns: string, sockets: n
       ours.push(performance.now() - started);
       found = snap.observations.filter((o) => o.state === 'ESTABLISHED' && o.process !== null).length;
       processes = snap.processes.length;
-      breakdown = `tables ${snap.stats.netTablesMs.toFixed(0)} ms, fd walk ${snap.stats.fdWalkMs.toFixed(0)} ms (${snap.stats.fdWalk.fdsRead} fds), processes ${snap.stats.processesMs.toFixed(1)} ms`;
+      breakdown = `tables ${snap.stats.netTablesMs.toFixed(0)} ms, fd walk ${snap.stats.fdWalkMs.toFixed(0)} ms (${snap.stats.fdWalk.fdsRead} fds), assemble ${snap.stats.assembleMs.toFixed(0)} ms, processes ${snap.stats.processesMs.toFixed(1)} ms`;
       const steadyStarted = performance.now();
       takeProcfsSnapshot({ ctx, cache, owners, netns: { pid: ownerPid } });
       steady.push(performance.now() - steadyStarted);

@@ -29,6 +29,9 @@ export interface ProcfsSnapshotOptions {
 export interface ProcfsSnapshotStats {
   readonly netTablesMs: number;
   readonly fdWalkMs: number;
+  /** Turning table entries into observations and listening sockets. */
+  readonly assembleMs: number;
+  /** Process identities (cache lookups, files of processes not seen before). */
   readonly processesMs: number;
   readonly namespaces: number;
   /** Sockets with an inode that no walked process owns (exited, or opened after the walk). */
@@ -120,6 +123,7 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
     }
   }
 
+  const afterAssemble = performance.now();
   const cache = options.cache ?? new ProcessCache(options.ctx);
   const processes: ProcessInfo[] = [];
   for (const key of ownerKeys.values()) {
@@ -137,7 +141,8 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
     stats: {
       netTablesMs: afterTables - started,
       fdWalkMs: afterWalk - afterTables,
-      processesMs: done - afterWalk,
+      assembleMs: afterAssemble - afterWalk,
+      processesMs: done - afterAssemble,
       namespaces: tables.namespaces.length,
       unowned,
       fdWalk: owners.stats,
