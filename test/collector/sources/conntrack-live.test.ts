@@ -176,6 +176,22 @@ test('an overrun of the event socket is counted as loss; the stream keeps runnin
   }
 });
 
+test('a stream whose child dies reports it through the exit event (restarting is up to the caller)', async () => {
+  const stream = ConntrackStream.start({ netnsPath: ns.path }, () => undefined);
+  const exits: Array<{ requested: boolean; signal: string | null }> = [];
+  stream.on('exit', (e) => exits.push({ requested: e.requested, signal: e.signal }));
+  await stream.waitUntilSubscribed();
+  const pid = stream.pid;
+  assert.ok(pid !== null);
+  process.kill(pid, 'SIGKILL');
+  const exit = await stream.exited;
+  assert.deepEqual([exit.requested, exit.unavailable, exit.signal], [false, false, 'SIGKILL']);
+  assert.match(exit.reason, /conntrack exited/);
+  assert.deepEqual(exits, [{ requested: false, signal: 'SIGKILL' }]);
+  // Stopping an ended stream is harmless and gives the same exit.
+  assert.equal(await stream.stop(), exit);
+});
+
 test('without the conntrack tool: the stream ends as unavailable; the list falls back to /proc or says why not', async () => {
   const stream = ConntrackStream.start({ binary: 'conntrack-not-installed-here' }, () => undefined);
   const exits: boolean[] = [];
