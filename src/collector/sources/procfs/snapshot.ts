@@ -111,13 +111,14 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
 
   const observations: SocketObservation[] = [];
   const listening: ListeningSocket[] = [];
-  const ownerKeys = new Map<string, ProcessKey>();
+  // Owner keys are shared objects per process (one per pid in a walk): dedupe by identity, cheaply.
+  const ownerObjects = new Set<ProcessKey>();
   let unowned = 0;
   for (const ns of tables.namespaces) {
     for (const entry of ns.entries) {
       const owner = entry.inode === null ? null : (owners.owners.get(entry.inode) ?? null);
       if (entry.inode !== null && owner === null) unowned++;
-      if (owner !== null) ownerKeys.set(`${owner.pid}:${owner.startedAtMs}`, owner);
+      if (owner !== null) ownerObjects.add(owner);
       if (isListeningEntry(entry)) listening.push(entryToListening(entry, ns.netns, owner));
       else if (isConnectedEntry(entry)) observations.push(entryToObservation(entry, ns.netns, owner));
     }
@@ -126,6 +127,8 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
   const afterAssemble = performance.now();
   const cache = options.cache ?? new ProcessCache(options.ctx);
   const processes: ProcessInfo[] = [];
+  const ownerKeys = new Map<string, ProcessKey>();
+  for (const owner of ownerObjects) ownerKeys.set(`${owner.pid}:${owner.startedAtMs}`, owner);
   for (const key of ownerKeys.values()) {
     const info = cache.lookupKey(key);
     if (info !== null) processes.push(info);
