@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Database } from '../store/database.js';
 import { checkCost, depthLimitRule } from './complexity.js';
 import { createContext, type ApiContext } from './context.js';
@@ -83,6 +83,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       logger: { debug: (m) => log.debug({ apollo: m }), info: (m) => log.info({ apollo: m }), warn: (m) => log.warn({ apollo: m }), error: (m) => log.error({ apollo: m }) },
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer: http }),
+        // No HTTP caching of answers here, and its per-field hook costs a third of a large talkers response.
+        ApolloServerPluginCacheControlDisabled(),
         ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
         {
           async requestDidStart() {

@@ -2,7 +2,7 @@
  * Which data answers a time-windowed question: raw rows (exact, expensive) or the 1-minute / 1-hour continuous
  * aggregates (coarse, cheap), and how the window is widened to whole buckets. Pure.
  */
-export type Resolution = 'RAW' | 'MINUTE' | 'HOUR';
+export type Resolution = 'RAW' | 'MINUTE' | 'HOUR' | 'DAY';
 export type ResolutionChoice = Resolution | 'AUTO';
 
 export const MINUTE_MS = 60_000;
@@ -12,11 +12,13 @@ export const DAY_MS = 86_400_000;
 export interface ResolutionPolicy {
   /** AUTO uses raw rows up to this range length. */
   readonly rawUpToMs: number;
-  /** AUTO uses the 1-minute aggregate up to this range length, the 1-hour aggregate beyond. */
+  /** AUTO uses the 1-minute aggregate up to this range length. */
   readonly minuteUpToMs: number;
+  /** AUTO uses the 1-hour aggregate up to this range length, the 1-day aggregate beyond. */
+  readonly hourUpToMs: number;
 }
 
-export const DEFAULT_RESOLUTION_POLICY: ResolutionPolicy = Object.freeze({ rawUpToMs: 2 * HOUR_MS, minuteUpToMs: 12 * HOUR_MS });
+export const DEFAULT_RESOLUTION_POLICY: ResolutionPolicy = Object.freeze({ rawUpToMs: 2 * HOUR_MS, minuteUpToMs: 12 * HOUR_MS, hourUpToMs: 4 * DAY_MS });
 
 export interface Window {
   readonly fromMs: number;
@@ -28,14 +30,15 @@ export function chooseResolution(choice: ResolutionChoice, window: Window, polic
   const length = window.toMs - window.fromMs;
   if (length <= policy.rawUpToMs) return 'RAW';
   if (length <= policy.minuteUpToMs) return 'MINUTE';
-  return 'HOUR';
+  if (length <= policy.hourUpToMs) return 'HOUR';
+  return 'DAY';
 }
 
 export function bucketMs(resolution: Resolution): number {
-  return resolution === 'HOUR' ? HOUR_MS : resolution === 'MINUTE' ? MINUTE_MS : 0;
+  return resolution === 'DAY' ? DAY_MS : resolution === 'HOUR' ? HOUR_MS : resolution === 'MINUTE' ? MINUTE_MS : 0;
 }
 
-/** Widens a window to whole buckets (buckets are aligned to the epoch, as time_bucket aligns them for these sizes). */
+/** Widens a window to whole buckets (aligned to the epoch, i.e. UTC midnight for days, as time_bucket aligns them). */
 export function widenToBuckets(window: Window, resolution: Resolution): Window {
   const size = bucketMs(resolution);
   if (size === 0) return window;
@@ -44,6 +47,7 @@ export function widenToBuckets(window: Window, resolution: Resolution): Window {
 
 /** Which aggregate a time series with this step can be read from: the coarsest one the step is a multiple of. */
 export function resolutionForStep(stepMs: number): Resolution {
+  if (stepMs % DAY_MS === 0) return 'DAY';
   if (stepMs % HOUR_MS === 0) return 'HOUR';
   if (stepMs % MINUTE_MS === 0) return 'MINUTE';
   return 'RAW';

@@ -124,10 +124,12 @@ test('resolution policy and bucket widening', () => {
   const w = { fromMs: T0, toMs: T0 + HOUR_MS };
   assert.equal(chooseResolution('AUTO', w), 'RAW');
   assert.equal(chooseResolution('AUTO', { fromMs: T0, toMs: T0 + 6 * HOUR_MS }), 'MINUTE');
-  assert.equal(chooseResolution('AUTO', { fromMs: T0, toMs: T0 + 7 * 24 * HOUR_MS }), 'HOUR');
+  assert.equal(chooseResolution('AUTO', { fromMs: T0, toMs: T0 + 24 * HOUR_MS }), 'HOUR');
+  assert.equal(chooseResolution('AUTO', { fromMs: T0, toMs: T0 + 7 * 24 * HOUR_MS }), 'DAY');
   assert.equal(chooseResolution('RAW', { fromMs: T0, toMs: T0 + 7 * 24 * HOUR_MS }), 'RAW');
   assert.deepEqual(widenToBuckets({ fromMs: T0 + 90_000, toMs: T0 + 150_000 }, 'MINUTE'), { fromMs: T0 + 60_000, toMs: T0 + 180_000 });
-  assert.deepEqual([resolutionForStep(7_200_000), resolutionForStep(120_000), resolutionForStep(15_000)], ['HOUR', 'MINUTE', 'RAW']);
+  assert.deepEqual(widenToBuckets({ fromMs: T0, toMs: T0 + HOUR_MS }, 'DAY'), { fromMs: Date.UTC(2024, 4, 1), toMs: Date.UTC(2024, 4, 2) });
+  assert.deepEqual([resolutionForStep(86_400_000), resolutionForStep(7_200_000), resolutionForStep(120_000), resolutionForStep(15_000)], ['DAY', 'HOUR', 'MINUTE', 'RAW']);
 });
 
 test('coverage gaps: leading, inner and trailing stretches longer than half an interval; none at all means one gap', () => {

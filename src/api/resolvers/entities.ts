@@ -101,13 +101,14 @@ export const entityTypes = {
   Process: {
     host: (p: ProcessParentValue): HostParent => ({ id: p.hostId }),
     startedAt: (p: ProcessParentValue) => p.startedUs / 1000,
-    name: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) => p.name ?? (await fullProcess(p, ctx))?.name ?? `[pid ${p.pid}]`,
+    // Synchronous when the parent already knows: most processes arrive with their name from a joined row.
+    name: (p: ProcessParentValue, _: unknown, ctx: ApiContext) => p.name ?? fullProcess(p, ctx).then((r) => r?.name ?? `[pid ${p.pid}]`),
     exe: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) => (await fullProcess(p, ctx))?.exe ?? null,
     cmdline: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) => (await fullProcess(p, ctx))?.cmdline ?? '',
     uid: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) => (await fullProcess(p, ctx))?.uid ?? null,
     cgroup: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) => (await fullProcess(p, ctx))?.cgroup ?? null,
-    containerId: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) =>
-      p.containerId !== undefined ? p.containerId : (await fullProcess(p, ctx))?.containerId ?? null,
+    containerId: (p: ProcessParentValue, _: unknown, ctx: ApiContext) =>
+      p.containerId !== undefined ? p.containerId : fullProcess(p, ctx).then((r) => r?.containerId ?? null),
     firstSeen: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) => (await fullProcess(p, ctx))?.firstSeenMs ?? null,
     lastSeen: async (p: ProcessParentValue, _: unknown, ctx: ApiContext) => (await fullProcess(p, ctx))?.lastSeenMs ?? null,
     connections: (p: ProcessParentValue, args: ConnectionsArgs, ctx: ApiContext) =>

@@ -61,7 +61,7 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   const window = widenToBuckets(checkRange(args.range, max, resolution === 'RAW' ? 'raw rows' : 'aggregates'), resolution);
   const filter = checkFilter(args.filter);
   const exact = resolution === 'RAW';
-  const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact)]);
+  const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution)]);
   const flows = matchFlows(groups, translations, { exact, toleranceMs: exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution) });
   const graph = buildTalkerGraph(flows, args.groupBy ?? 'PROCESS', filter, limit);
   ctx.log.debug({ resolution, groups: groups.length, translations: translations.length, flows: flows.length, edges: graph.totalEdges }, 'talkers computed');

@@ -1,8 +1,9 @@
 /** The API's read queries. Everything here reads the documented bi.* views only, as the conntrail_reader role. */
-export { fetchSideGroups, fetchNatGroups } from './talkers.js';
+export { fetchSideGroups, fetchTripleSideGroups, fetchNatGroups, type TripleSource, type NatSource } from './talkers.js';
 export { fetchConnectionPages, isConnectionKey, processParentKey, type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type ConnectionScope, type ProcessParent } from './connections.js';
 export { listHosts, hostsByIds, processesByKeys, processAt, fetchProcessPages, isProcessKeyset, type HostRecord, type ProcessRecord, type ProcessKeyset } from './entities.js';
 export { fetchNatPage, fetchResolveTranslations, fetchOwners, isNatKey, type NatKey, type NatRecord, type NatTuple, type Owner, type OwnerQuery, type ResolveLookup, type ResolveTranslations } from './nat.js';
 export { fetchTraffic, type TrafficFilter, type TrafficPoint } from './traffic.js';
 export { fetchSnapshotPages, fetchCoverage, isSnapshotKey, type Coverage, type SnapshotKey, type SnapshotRecord, type SourceRunRecord } from './snapshots.js';
 export { msToUs, type Page, type PageRequest, type TimeWindow } from './sql.js';
+export { refreshTalkerAggregates } from './aggregates.js';

@@ -1,12 +1,21 @@
 /**
  * Reads for the talkers graph: per-host traffic summed per tuple (raw rows) or per triple (aggregates), and the
  * NAT translations of the window. Matching happens in src/domain/matching.ts; this module only fetches.
+ *
+ * Sums are grouped on the ids first and joined to bi.processes afterwards: the bi views' own process join is
+ * then removed by the planner (it is a LEFT JOIN on a unique key whose columns go unused), so it runs once per
+ * group instead of once per row, and the grouping keys stay narrow.
  */
 import type { Direction, Protocol } from '../../domain/connection.js';
 import { roleOf, type NatGroup, type SideGroup } from '../../domain/matching.js';
-import type { Resolution } from '../../domain/resolution.js';
+import { widenToBuckets, type Resolution } from '../../domain/resolution.js';
 import type { Queryable } from '../database.js';
 import { Params, epochUs, isoOf, num, toMs, type TimeWindow } from './sql.js';
+
+/** Where triple-grain groups come from: an aggregate, or the raw rows summed the way the aggregates sum them. */
+export type TripleSource = 'RAW' | 'MINUTE' | 'HOUR' | 'DAY';
+/** Which NAT grain: one group per conntrack tuple (EXACT), or per mapping without client-side ports from a source. */
+export type NatSource = 'EXACT' | TripleSource;
 
 interface SideRow {
   host_id: string;
@@ -44,29 +53,63 @@ interface NatRow {
   last_seen: Date;
 }
 
-/** The aggregate each resolution reads; a fixed whitelist, never derived from input. */
-const AGGREGATE_VIEW: Record<Exclude<Resolution, 'RAW'>, string> = { MINUTE: 'bi.traffic_1m', HOUR: 'bi.traffic_1h' };
+interface TripleColumns {
+  readonly view: string;
+  readonly time: string;
+  readonly serverPort: string;
+  readonly connections: string;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+}
 
-const RAW_SIDES_SQL = (p: Params, w: TimeWindow): string => `
-SELECT host_id, pid, ${epochUs('process_started_at')} AS started_us, process_name, container_id, protocol, direction,
-       host(local_addr) AS local_addr, local_port, host(remote_addr) AS remote_addr, remote_port,
-       sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(new_count)::bigint AS connections,
-       min(time) AS first_seen, max(time) AS last_seen
-FROM bi.connections
-WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
-GROUP BY host_id, pid, process_started_at, process_name, container_id, protocol, direction, local_addr, local_port, remote_addr, remote_port`;
+/** A fixed whitelist, never derived from input. */
+const TRIPLE_SOURCES: Record<TripleSource, TripleColumns> = {
+  RAW: {
+    view: 'bi.connections', time: 'time', connections: 'new_count', firstSeen: 'time', lastSeen: 'time',
+    serverPort: `CASE direction WHEN 'incoming' THEN local_port WHEN 'outgoing' THEN remote_port ELSE LEAST(local_port, remote_port) END`,
+  },
+  MINUTE: { view: 'bi.traffic_1m', time: 'bucket', serverPort: 'server_port', connections: 'connections', firstSeen: 'first_seen', lastSeen: 'last_seen' },
+  HOUR: { view: 'bi.traffic_1h', time: 'bucket', serverPort: 'server_port', connections: 'connections', firstSeen: 'first_seen', lastSeen: 'last_seen' },
+  DAY: { view: 'bi.traffic_1d', time: 'bucket', serverPort: 'server_port', connections: 'connections', firstSeen: 'first_seen', lastSeen: 'last_seen' },
+};
 
-// In the aggregates the client's port is gone: server_port is the service port, on the remote side of an
+/** Aggregated NAT per resolution: the minute grain has no NAT aggregate of its own and reads hours. */
+const NAT_AGGREGATES: Record<Exclude<TripleSource, 'RAW'>, { view: string; bucket: Resolution }> = {
+  MINUTE: { view: 'bi.nat_1h', bucket: 'HOUR' },
+  HOUR: { view: 'bi.nat_1h', bucket: 'HOUR' },
+  DAY: { view: 'bi.nat_1d', bucket: 'DAY' },
+};
+
+const WITH_PROCESS = (grouped: string): string => `
+SELECT g.host_id, g.pid, ${epochUs('g.process_started_at')} AS started_us, p.name AS process_name, p.container_id, g.protocol, g.direction,
+       host(g.local_addr) AS local_addr, g.local_port, host(g.remote_addr) AS remote_addr, g.remote_port,
+       g.bytes_sent, g.bytes_received, g.connections, g.first_seen, g.last_seen
+FROM (${grouped}) g
+LEFT JOIN bi.processes p ON p.host_id = g.host_id AND p.pid = g.pid AND p.started_at = g.process_started_at`;
+
+const RAW_SIDES_SQL = (p: Params, w: TimeWindow): string => WITH_PROCESS(`
+  SELECT host_id, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port,
+         sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(new_count)::bigint AS connections,
+         min(time) AS first_seen, max(time) AS last_seen
+  FROM bi.connections
+  WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
+  GROUP BY host_id, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port`);
+
+// At triple grain the client's port is gone: server_port is the service port, on the remote side of an
 // outgoing record and on the local side of an incoming one.
-const AGGREGATE_SIDES_SQL = (view: string, p: Params, w: TimeWindow): string => `
-SELECT host_id, pid, ${epochUs('process_started_at')} AS started_us, process_name, container_id, protocol, direction,
-       host(local_addr) AS local_addr, CASE WHEN direction = 'incoming' THEN server_port END AS local_port,
-       host(remote_addr) AS remote_addr, CASE WHEN direction = 'incoming' THEN NULL ELSE server_port END AS remote_port,
-       sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(connections)::bigint AS connections,
-       min(first_seen) AS first_seen, max(last_seen) AS last_seen
-FROM ${view}
-WHERE bucket >= ${p.add(isoOf(w.fromMs))} AND bucket < ${p.add(isoOf(w.toMs))}
-GROUP BY host_id, pid, process_started_at, process_name, container_id, protocol, direction, local_addr, remote_addr, server_port`;
+const TRIPLE_SIDES_SQL = (c: TripleColumns, p: Params, w: TimeWindow): string => WITH_PROCESS(`
+  SELECT host_id, pid, process_started_at, protocol, direction, local_addr, remote_addr,
+         CASE WHEN direction = 'incoming' THEN server_port END AS local_port,
+         CASE WHEN direction = 'incoming' THEN NULL ELSE server_port END AS remote_port,
+         bytes_sent, bytes_received, connections, first_seen, last_seen
+  FROM (
+    SELECT host_id, pid, process_started_at, protocol, direction, local_addr, remote_addr, ${c.serverPort} AS server_port,
+           sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(${c.connections})::bigint AS connections,
+           min(${c.firstSeen}) AS first_seen, max(${c.lastSeen}) AS last_seen
+    FROM ${c.view}
+    WHERE ${c.time} >= ${p.add(isoOf(w.fromMs))} AND ${c.time} < ${p.add(isoOf(w.toMs))}
+    GROUP BY host_id, pid, process_started_at, protocol, direction, local_addr, remote_addr, 8
+  ) sums`);
 
 const EXACT_NAT_SQL = (p: Params, w: TimeWindow): string => `
 SELECT host_id, protocol, kind, host(orig_src) AS orig_src, orig_sport, host(orig_dst) AS orig_dst, orig_dport,
@@ -77,16 +120,26 @@ FROM bi.nat_translations
 WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
 GROUP BY host_id, protocol, kind, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, reply_dst, reply_dport`;
 
-// Triple mode: translations that differ only in the client-side ports (orig_sport, reply_dport) are one mapping.
-const TRIPLE_NAT_SQL = (p: Params, w: TimeWindow): string => `
+// Triple grain from raw rows: translations that differ only in the client-side ports are one mapping.
+const RAW_TRIPLE_NAT_SQL = (p: Params, w: TimeWindow): string => `
 SELECT host_id, protocol, kind, host(orig_src) AS orig_src,
        CASE WHEN min(orig_sport) = max(orig_sport) THEN min(orig_sport) END AS orig_sport,
        host(orig_dst) AS orig_dst, orig_dport, host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst,
        CASE WHEN min(reply_dport) = max(reply_dport) THEN min(reply_dport) END AS reply_dport,
-       count(DISTINCT (orig_sport, reply_dport)) AS translations,
-       min(first_seen) AS first_seen, max(last_seen) AS last_seen
+       count(*) AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM bi.nat_translations
 WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
+GROUP BY host_id, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst`;
+
+// The same from an aggregate: "translations" counts per-interval sightings there, as count(*) does above.
+const AGGREGATE_NAT_SQL = (view: string, p: Params, w: TimeWindow): string => `
+SELECT host_id, protocol, kind, host(orig_src) AS orig_src,
+       CASE WHEN min(min_orig_sport) = max(max_orig_sport) THEN min(min_orig_sport) END AS orig_sport,
+       host(orig_dst) AS orig_dst, orig_dport, host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst,
+       CASE WHEN min(min_reply_dport) = max(max_reply_dport) THEN min(min_reply_dport) END AS reply_dport,
+       sum(sightings)::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+FROM ${view}
+WHERE bucket >= ${p.add(isoOf(w.fromMs))} AND bucket < ${p.add(isoOf(w.toMs))}
 GROUP BY host_id, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst`;
 
 function toSide(r: SideRow): SideGroup {
@@ -112,17 +165,37 @@ function toNat(r: NatRow): NatGroup {
   };
 }
 
-/** Every host's records in the window, summed per side of a tuple (RAW) or of a triple (MINUTE/HOUR). */
+/** Every host's records in the window, summed per side of a tuple (RAW) or of a triple (MINUTE/HOUR/DAY). */
 export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolution: Resolution): Promise<SideGroup[]> {
   const p = new Params();
-  const sql = resolution === 'RAW' ? RAW_SIDES_SQL(p, window) : AGGREGATE_SIDES_SQL(AGGREGATE_VIEW[resolution], p, window);
+  const sql = resolution === 'RAW' ? RAW_SIDES_SQL(p, window) : TRIPLE_SIDES_SQL(TRIPLE_SOURCES[resolution], p, window);
   const { rows } = await db.query<SideRow>(sql, p.values);
   return rows.map(toSide);
 }
 
-/** The window's NAT translations, per conntrack tuple (exact) or per mapping without client-side ports. */
-export async function fetchNatGroups(db: Queryable, window: TimeWindow, exact: boolean): Promise<NatGroup[]> {
+/**
+ * Triple-grain groups (client address, server address, server port) from any source. From RAW this is the scan
+ * the aggregates save: the benchmark compares the two; the API reads the aggregates.
+ */
+export async function fetchTripleSideGroups(db: Queryable, window: TimeWindow, source: TripleSource): Promise<SideGroup[]> {
   const p = new Params();
-  const { rows } = await db.query<NatRow>(exact ? EXACT_NAT_SQL(p, window) : TRIPLE_NAT_SQL(p, window), p.values);
+  const { rows } = await db.query<SideRow>(TRIPLE_SIDES_SQL(TRIPLE_SOURCES[source], p, window), p.values);
+  return rows.map(toSide);
+}
+
+/**
+ * The window's NAT translations: per conntrack tuple (EXACT, raw rows), or per mapping without client-side ports
+ * (raw rows, or the NAT aggregates, whose window is widened to their buckets).
+ */
+export async function fetchNatGroups(db: Queryable, window: TimeWindow, source: NatSource): Promise<NatGroup[]> {
+  const p = new Params();
+  let sql: string;
+  if (source === 'EXACT') sql = EXACT_NAT_SQL(p, window);
+  else if (source === 'RAW') sql = RAW_TRIPLE_NAT_SQL(p, window);
+  else {
+    const agg = NAT_AGGREGATES[source];
+    sql = AGGREGATE_NAT_SQL(agg.view, p, widenToBuckets(window, agg.bucket));
+  }
+  const { rows } = await db.query<NatRow>(sql, p.values);
   return rows.map(toNat);
 }

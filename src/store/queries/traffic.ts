@@ -38,6 +38,7 @@ const SOURCES: Record<Resolution, Source> = {
   },
   MINUTE: { view: 'bi.traffic_1m', time: 'bucket', serverPort: 'server_port', connections: 'connections' },
   HOUR: { view: 'bi.traffic_1h', time: 'bucket', serverPort: 'server_port', connections: 'connections' },
+  DAY: { view: 'bi.traffic_1d', time: 'bucket', serverPort: 'server_port', connections: 'connections' },
 };
 
 interface Row { t: Date; bytes_sent: number | string; bytes_received: number | string; connections: number | string }
