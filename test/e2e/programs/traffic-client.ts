@@ -7,6 +7,7 @@ import net from 'node:net';
  * usage: node traffic-client.js HOST PORT LONG SHORT LONG_SECONDS
  */
 const [host = '127.0.0.1', portText = '80', longText = '2', shortText = '10', secondsText = '3'] = process.argv.slice(2);
+process.title = 'traffic-client';
 const port = Number(portText);
 let sent = 0;
 let received = 0;

@@ -5,6 +5,7 @@ import net from 'node:net';
  * back), then its payload; the server answers with the requested bytes. Prints its totals on SIGTERM.
  * usage: node traffic-server.js PORT
  */
+process.title = 'traffic-server';
 const port = Number(process.argv[2] ?? 8080);
 let received = 0;
 let sent = 0;
