@@ -70,6 +70,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       throw new ApiConfigError('TOKEN_REQUIRED', `the API listens off loopback (${host}): set API_TOKEN so that requests must carry a bearer token`, { host });
     }
     const http = createServer();
+    // A client that trickles its request must not hold a socket for minutes.
+    http.requestTimeout = 30_000;
+    http.headersTimeout = 10_000;
     const apollo = new ApolloServer<ApiContext>({
       typeDefs: loadTypeDefs(),
       resolvers,

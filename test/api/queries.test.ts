@@ -244,6 +244,8 @@ test('traffic: the same series from the 1-minute aggregate and from raw rows', a
   assert.deepEqual(minute.traffic, expected);
   const raw = await run<Out>('traffic per 30 s (raw)', q, { range: WINDOW, step: 30, f: { direction: 'OUTGOING' } });
   assert.deepEqual(raw.traffic, expected);
+  const daily = await run<Out>('traffic per day (aggregate, widened to the day)', q, { range: { from: iso(T0 - 3_600_000), to: iso(T0 + 3_600_000) }, step: 86_400, f: { direction: 'OUTGOING' } });
+  assert.deepEqual(daily.traffic, [{ time: iso(Date.UTC(2024, 4, 1)), bytesSent: 2760, bytesReceived: 64_620, connections: 5 }]);
   const postgres = await run<Out>('traffic filtered by server port', q, { range: WINDOW, step: 60, f: { port: 5432, hosts: ['server-b'] } });
   assert.deepEqual(postgres.traffic.map((p) => [p.bytesSent, p.bytesReceived, p.connections]), [[5000, 1000, 1], [2500, 500, 0]]);
 });
