@@ -26,6 +26,8 @@ export interface ApiTalkersOptions {
 const START = Date.UTC(2024, 4, 1);
 const DAYS = 7;
 const INTERVAL_S = 60;
+/** Collection intervals in the history: connection i starts in interval floor(i * INTERVALS / connections). */
+const INTERVALS = (DAYS * 86_400) / INTERVAL_S;
 const CLIENT_HOSTS = 100;
 const SERVERS = 20;
 /** Connections per INSERT statement (two connection rows each). */
@@ -54,7 +56,7 @@ const fmt = (ms: number): string => `${ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)
 const SERVICE = `((i % ${CLIENT_HOSTS}) * 3 + (i / ${CLIENT_HOSTS}) % 2) % ${SERVERS}`;
 const GENERATE = `
 WITH g AS (
-  SELECT i, $1::timestamptz + ((i / $2::bigint) * ${INTERVAL_S}) * interval '1 second' AS t,
+  SELECT i, $1::timestamptz + ((i * ${INTERVALS}) / $2::bigint * ${INTERVAL_S}) * interval '1 second' AS t,
          (i % ${CLIENT_HOSTS})::int AS c, (${SERVICE})::int AS s,
          (10000 + (i / ${CLIENT_HOSTS}) % 50000)::int AS cport, (i * 37 % 100000)::bigint AS bytes
   FROM generate_series($3::bigint, $4::bigint - 1) AS i
@@ -81,7 +83,7 @@ INSERT INTO conntrail.nat_translations (time, host_id, netns, protocol, conntrac
 SELECT t, 'router', 0, 'tcp', i, client, ('10.96.0.' || (s + 1))::inet, cport, 80 + s % 4, ('10.2.0.' || (s + 1))::inet, client, 8000 + s % 4, cport,
        'DNAT', t, t
 FROM (
-  SELECT i, $1::timestamptz + ((i / $2::bigint) * ${INTERVAL_S}) * interval '1 second' AS t, (${SERVICE})::int AS s,
+  SELECT i, $1::timestamptz + ((i * ${INTERVALS}) / $2::bigint * ${INTERVAL_S}) * interval '1 second' AS t, (${SERVICE})::int AS s,
          ('10.1.0.' || (i % ${CLIENT_HOSTS} + 1))::inet AS client, (10000 + (i / ${CLIENT_HOSTS}) % 50000)::int AS cport
   FROM generate_series($3::bigint, $4::bigint - 1) AS i
 ) g WHERE s % 5 = 0`;
@@ -101,7 +103,6 @@ FROM generate_series(0, ${SERVERS - 1}) s`;
 
 export async function generate(admin: Database, rows: number, report: (line: string) => void): Promise<void> {
   const connections = Math.ceil(rows / 2);
-  const perInterval = Math.max(1, Math.ceil(connections / ((DAYS * DAY_MS) / 1000 / INTERVAL_S)));
   const from = new Date(START).toISOString();
   const to = new Date(START + DAYS * DAY_MS).toISOString();
   await admin.query(HOSTS, [from, to]);
@@ -109,8 +110,8 @@ export async function generate(admin: Database, rows: number, report: (line: str
   const started = Date.now();
   for (let a = 0; a < connections; a += BATCH) {
     const b = Math.min(connections, a + BATCH);
-    await admin.query(GENERATE, [from, perInterval, a, b]);
-    await admin.query(GENERATE_NAT, [from, perInterval, a, b]);
+    await admin.query(GENERATE, [from, connections, a, b]);
+    await admin.query(GENERATE_NAT, [from, connections, a, b]);
     const seconds = (Date.now() - started) / 1000;
     report(`  generated ${(2 * b).toLocaleString('en-US')} / ${(2 * connections).toLocaleString('en-US')} rows (${Math.round((2 * b) / seconds).toLocaleString('en-US')} rows/s)`);
   }

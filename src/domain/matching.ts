@@ -161,6 +161,7 @@ function index<T>(items: readonly T[], key: (item: T) => string): Map<string, T[
  */
 export function apportion(total: number, weights: readonly number[]): number[] {
   if (weights.length === 0) return [];
+  if (weights.length === 1) return [total];
   const sum = weights.reduce((a, b) => a + b, 0);
   const w = sum > 0 ? weights : weights.map(() => 1);
   const wsum = sum > 0 ? sum : weights.length;

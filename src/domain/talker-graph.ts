@@ -79,22 +79,43 @@ export interface FlowFilter {
 
 const LABEL_PRECEDENCE: readonly MatchLabel[] = ['BOTH_ENDS', 'NAT_RESOLVED', 'CLIENT_ONLY', 'SERVER_ONLY'];
 
+/** Which grain an endpoint lands on: the requested one when known, else the next coarser one that is. */
+function grainOf(e: FlowEndpoint, groupBy: Grouping): Grouping {
+  if (groupBy === 'PROCESS' && e.process && e.hostId !== null) return 'PROCESS';
+  if (groupBy === 'PROCESS_NAME' && e.process?.name && e.hostId !== null) return 'PROCESS_NAME';
+  if (groupBy === 'CONTAINER' && e.process?.containerId) return 'CONTAINER';
+  if (groupBy !== 'ADDRESS' && e.hostId !== null) return 'HOST';
+  return 'ADDRESS';
+}
+
+/** The node id of an endpoint (cheap: called once per flow end; node objects are built once per id). */
+export function nodeIdOf(e: FlowEndpoint, groupBy: Grouping): string {
+  switch (grainOf(e, groupBy)) {
+    // Start times as integer µs: exact, and far cheaper to print than fractional ms.
+    case 'PROCESS': return `process:${e.hostId}:${e.process!.pid}:${Math.round(e.process!.startedAtMs * 1000)}`;
+    case 'PROCESS_NAME': return `pname:${e.hostId}:${e.process!.name}`;
+    case 'CONTAINER': return `container:${e.process!.containerId}`;
+    case 'HOST': return `host:${e.hostId}`;
+    default: return `address:${e.address}`;
+  }
+}
+
 /** The node an endpoint belongs to; unknown process/container/host fall back to the next coarser grain. */
 export function nodeOf(e: FlowEndpoint, groupBy: Grouping): GraphNode {
-  const base = { hostId: null, process: null, containerId: null, address: null };
-  if (groupBy === 'PROCESS' && e.process && e.hostId !== null) {
-    return { ...base, id: `process:${e.hostId}:${e.process.pid}:${e.process.startedAtMs}`, kind: 'PROCESS', name: e.process.name ?? String(e.process.pid), hostId: e.hostId, process: e.process, containerId: e.process.containerId };
+  const id = nodeIdOf(e, groupBy);
+  const kind = grainOf(e, groupBy);
+  switch (kind) {
+    case 'PROCESS':
+      return { id, kind, name: e.process!.name ?? String(e.process!.pid), hostId: e.hostId, process: e.process, containerId: e.process!.containerId, address: null };
+    case 'PROCESS_NAME':
+      return { id, kind, name: e.process!.name!, hostId: e.hostId, process: null, containerId: e.process!.containerId, address: null };
+    case 'CONTAINER':
+      return { id, kind, name: e.process!.containerId!, hostId: null, process: null, containerId: e.process!.containerId, address: null };
+    case 'HOST':
+      return { id, kind, name: e.hostId!, hostId: e.hostId, process: null, containerId: null, address: null };
+    default:
+      return { id, kind, name: e.address, hostId: null, process: null, containerId: null, address: e.address };
   }
-  if (groupBy === 'PROCESS_NAME' && e.process?.name && e.hostId !== null) {
-    return { ...base, id: `pname:${e.hostId}:${e.process.name}`, kind: 'PROCESS_NAME', name: e.process.name, hostId: e.hostId, containerId: e.process.containerId };
-  }
-  if (groupBy === 'CONTAINER' && e.process?.containerId) {
-    return { ...base, id: `container:${e.process.containerId}`, kind: 'CONTAINER', name: e.process.containerId, containerId: e.process.containerId };
-  }
-  if (groupBy !== 'ADDRESS' && e.hostId !== null) {
-    return { ...base, id: `host:${e.hostId}`, kind: 'HOST', name: e.hostId, hostId: e.hostId };
-  }
-  return { ...base, id: `address:${e.address}`, kind: 'ADDRESS', name: e.address, address: e.address };
 }
 
 function natAddresses(n: NatGroup): string[] {
@@ -223,10 +244,20 @@ export function compareEdges(a: GraphEdge, b: GraphEdge): number {
 /** Groups flows into the graph, keeping the `limit` heaviest edges and exactly the nodes they reference. */
 export function buildTalkerGraph(flows: readonly Flow[], groupBy: Grouping, filter: FlowFilter | null | undefined, limit: number): TalkerGraph {
   const edges = new Map<string, EdgeAcc>();
+  const nodes = new Map<string, GraphNode>();
+  const node = (e: FlowEndpoint): GraphNode => {
+    const id = nodeIdOf(e, groupBy);
+    let n = nodes.get(id);
+    if (!n) {
+      n = nodeOf(e, groupBy);
+      nodes.set(id, n);
+    }
+    return n;
+  };
   for (const flow of flows) {
     if (!flowMatches(flow, filter)) continue;
-    const clientNode = nodeOf(flow.client, groupBy);
-    const serverNode = nodeOf(flow.server, groupBy);
+    const clientNode = node(flow.client);
+    const serverNode = node(flow.server);
     const key = `${clientNode.id}>${serverNode.id}|${flow.protocol}|${flow.server.port ?? '*'}`;
     const acc = edges.get(key);
     if (acc) acc.flows.push(flow);
@@ -234,10 +265,10 @@ export function buildTalkerGraph(flows: readonly Flow[], groupBy: Grouping, filt
   }
   const all = [...edges.entries()].map(([key, acc]) => buildEdge(acc, `${groupBy}|${key}`)).sort(compareEdges);
   const kept = all.slice(0, Math.max(0, limit));
-  const nodes = new Map<string, GraphNode>();
+  const used = new Map<string, GraphNode>();
   for (const e of kept) {
-    nodes.set(e.client.node.id, e.client.node);
-    nodes.set(e.server.node.id, e.server.node);
+    used.set(e.client.node.id, e.client.node);
+    used.set(e.server.node.id, e.server.node);
   }
-  return { nodes: [...nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), edges: kept, totalEdges: all.length };
+  return { nodes: [...used.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), edges: kept, totalEdges: all.length };
 }

@@ -117,7 +117,7 @@ test('the graph groups flows per node pair, protocol and server port, keeps the 
     { match: 'CLIENT_ONLY', connections: 1, bytesSent: 1, bytesReceived: 2 },
   ]);
   const unknownServer = buildTalkerGraph(flows, 'PROCESS', { port: 53 }, 10);
-  assert.deepEqual(unknownServer.nodes.map((n) => [n.id, n.kind]), [['address:1.1.1.1', 'ADDRESS'], [`process:a:100:${curl.startedAtMs}`, 'PROCESS']]);
+  assert.deepEqual(unknownServer.nodes.map((n) => [n.id, n.kind]), [['address:1.1.1.1', 'ADDRESS'], [`process:a:100:${curl.startedAtMs * 1000}`, 'PROCESS']]);
 });
 
 test('resolution policy and bucket widening', () => {

@@ -78,7 +78,7 @@ test('talkers (raw rows, by process): both ends joined across hosts, through a D
   assert.deepEqual(t.nodes.map((n) => `${n.kind}:${n.name}`), [
     'ADDRESS:1.1.1.1', 'ADDRESS:192.0.2.50', 'ADDRESS:198.51.100.7', 'PROCESS:curl', 'PROCESS:app', 'PROCESS:wget', 'PROCESS:nginx', 'PROCESS:postgres',
   ]);
-  assert.equal(vip!.client.node.id, `process:client-a:100:${PROC.curl.startedAtMs}`);
+  assert.equal(vip!.client.node.id, `process:client-a:100:${PROC.curl.startedAtMs * 1000}`);
 });
 
 test('talkers grouped by host, container and address; filters; limit keeps the heaviest', async () => {
