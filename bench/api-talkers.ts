@@ -129,7 +129,7 @@ export async function run(report: (line: string) => void, options: ApiTalkersOpt
   const runs = options.runs ?? 20;
   const dir = mkdtempSync(join(tmpdir(), 'conntrail-bench-api-'));
   const store = await openStore({ dataDir: dir, sqlPort: 0, maintenance: false, statementTimeoutMs: 0 }, silentLog);
-  const api = createApiServer({ reader: store.reader, log: silentLog, port: 0 });
+  const api = createApiServer({ reader: store.reader, log: silentLog, port: 0, token: null, production: false });
   try {
     report(`api-talkers: generating ${rows.toLocaleString('en-US')} connection rows over ${DAYS} days (${CLIENT_HOSTS} client hosts using 2 of ${SERVERS} services each, 1 in 5 services behind a DNAT'd VIP)`);
     await generate(store.admin, rows, report);

@@ -25,10 +25,15 @@ export interface ApiServerOptions {
   readonly host?: string;
   /** Default 4000; 0 picks a free port. */
   readonly port?: number;
-  /** Bearer token required on /graphql when set (API_TOKEN). */
+  /**
+   * Bearer token required on /graphql. Left undefined, API_TOKEN from `env` applies (so a forgotten option never
+   * turns authentication off); null means explicitly none.
+   */
   readonly token?: string | null;
-  /** Production: no introspection, no field suggestions in errors, no landing page. */
+  /** Production: no introspection, no field suggestions in errors, no landing page. Default: NODE_ENV=production in `env`. */
   readonly production?: boolean;
+  /** Where the defaults above come from; process.env unless given. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   readonly limits?: Partial<ApiLimits>;
 }
 
@@ -59,9 +64,10 @@ export function isLoopbackHost(host: string): boolean {
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 4000;
-  const token = options.token ? options.token : null;
+  const env = options.env ?? process.env;
+  const token = (options.token === undefined ? env.API_TOKEN : options.token) || null;
   const limits: ApiLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
-  const production = options.production ?? false;
+  const production = options.production ?? env.NODE_ENV === 'production';
   const log = options.log;
   let state: ApiServerState = { kind: 'idle' };
 

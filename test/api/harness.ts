@@ -38,7 +38,7 @@ export async function startHarness(options: Partial<Omit<ApiServerOptions, 'read
       const result = await writer.write(s);
       assert.deepEqual(result.rejected, [], `scenario snapshot ${s.hostId}@${s.timeMs} had rejected rows`);
     }
-    api = createApiServer({ reader: store.reader, log: testLog, port: 0, ...options });
+    api = createApiServer({ reader: store.reader, log: testLog, port: 0, env: {}, ...options });
     const address = await api.start();
     const started = api;
     const post = async (body: unknown, headers: Record<string, string> = {}) => {

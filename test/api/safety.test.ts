@@ -124,7 +124,7 @@ test('oversized bodies get 413; CSRF prevention refuses simple GET requests', as
 });
 
 test('production mode: no introspection, no field suggestions; development suggests', async () => {
-  const prod = createApiServer({ reader: h.store.reader, log: testLog, port: 0, production: true });
+  const prod = createApiServer({ reader: h.store.reader, log: testLog, port: 0, production: true, env: {} });
   try {
     const { url } = await prod.start();
     const post = async (query: string) => (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) })).json() as Promise<GqlResponse['body']>;
@@ -142,8 +142,21 @@ test('production mode: no introspection, no field suggestions; development sugge
   assert.deepEqual(intro.body.data, { __schema: { queryType: { name: 'Query' } } });
 });
 
+test('the token and production mode default from the environment, so a forgotten option never opens the API', async () => {
+  const server = createApiServer({ reader: h.store.reader, log: testLog, port: 0, env: { API_TOKEN: TOKEN, NODE_ENV: 'production' } });
+  try {
+    const { url } = await server.start();
+    const post = (headers: Record<string, string>) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }) });
+    assert.equal((await post({})).status, 401);
+    const authed = await (await post({ authorization: `Bearer ${TOKEN}` })).json() as GqlResponse['body'];
+    assert.match(authed.errors![0]!.message, /introspection/i);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('lifecycle: one state at a time; off loopback a token is required; a busy port fails the start', async () => {
-  const server = createApiServer({ reader: h.store.reader, log: testLog, port: 0 });
+  const server = createApiServer({ reader: h.store.reader, log: testLog, port: 0, env: {} });
   const kind = (): string => server.state.kind;
   assert.equal(kind(), 'idle');
   const starting = server.start();
@@ -158,7 +171,7 @@ test('lifecycle: one state at a time; off loopback a token is required; a busy p
   await assert.rejects(server.start(), (err: unknown) => err instanceof ApiConfigError && err.code === 'ALREADY_STARTED');
   await assert.rejects(fetch(address.url), 'the stopped server no longer listens');
 
-  const open = createApiServer({ reader: h.store.reader, log: testLog, host: '0.0.0.0', port: 0 });
+  const open = createApiServer({ reader: h.store.reader, log: testLog, host: '0.0.0.0', port: 0, env: {} });
   await assert.rejects(open.start(), (err: unknown) => err instanceof ApiConfigError && err.code === 'TOKEN_REQUIRED');
   assert.equal(open.state.kind, 'failed');
 
@@ -166,7 +179,7 @@ test('lifecycle: one state at a time; off loopback a token is required; a busy p
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   try {
     const port = (blocker.address() as { port: number }).port;
-    const clash = createApiServer({ reader: h.store.reader, log: testLog, port });
+    const clash = createApiServer({ reader: h.store.reader, log: testLog, port, env: {} });
     await assert.rejects(clash.start(), /EADDRINUSE/);
     assert.equal(clash.state.kind, 'failed');
   } finally {
@@ -181,7 +194,7 @@ test('an unreachable store answers STORE_UNAVAILABLE and /healthz 503, without d
   const port = (probe.address() as { port: number }).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   const dead = new PgDatabase({ connectionString: `postgres://conntrail_reader@127.0.0.1:${port}/postgres`, connectTimeoutMs: 1000 });
-  const server = createApiServer({ reader: dead, log: testLog, port: 0 });
+  const server = createApiServer({ reader: dead, log: testLog, port: 0, env: {} });
   try {
     const { url } = await server.start();
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ hosts { id } }' }) });
