@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
  * `npm run bench [name...]`: runs the benchmarks one after another and prints their figures.
  * Each bench module exports run(report). Speed and memory goals are checked here, never in tests.
  */
-const BENCHES = ['ingest', 'procfs-snapshot', 'collector-steady', 'ebpf-storm', 'api-talkers'] as const;
+const BENCHES = ['ingest', 'procfs-snapshot', 'collector-steady', 'collector-process', 'ebpf-storm', 'api-talkers'] as const;
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
