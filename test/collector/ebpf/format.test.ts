@@ -138,6 +138,11 @@ describe('eBPF connection table', () => {
     assert.equal(obs.find((o) => o.protocol === 'udp')?.closedAtMs, CLOCK.bootToEpochMs + 3000);
     assert.equal(table.liveCount, 0);
     assert.notEqual(recordKey(live), recordKey(other));
+    // After a helper death the live set is forgotten, not closed: the next helper's dump lacks them.
+    table.replaceLive([live], 4_000_000_000, CLOCK);
+    table.forgetLive();
+    assert.equal(table.replaceLive([], 5_000_000_000, CLOCK), 0);
+    assert.equal(table.take(CLOCK, Date.now()).observations.length, 0);
   });
 
   it('reports seeds until the helper reports the same socket, and lends their owner to pid-less records', () => {

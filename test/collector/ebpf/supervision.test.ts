@@ -75,10 +75,12 @@ describe('eBPF source supervision', () => {
   it('restarts a helper killed once, re-seeds it from /proc, and keeps recording', async () => {
     const idle = await idleConnection();
     const source = await EbpfSource.start(options());
+    const known = await idleConnection(); // opened under the first helper: live in its dumps
     try {
       const first = await read(source);
       assert.equal(first.run.ok, true);
       assert.ok(has(first.observations, idle.clientPort, idle.serverPort), 'idle connection known from the seed');
+      assert.ok(first.observations.some((o) => o.source === 'ebpf' && o.local.port === known.clientPort && o.closedAtMs === null));
       const oldPid = source.helperPid;
       assert.ok(oldPid !== null);
       process.kill(oldPid, 'SIGKILL');
@@ -97,11 +99,15 @@ describe('eBPF source supervision', () => {
         seen.push(...reading.observations);
       }
       assert.ok(seen.some((o) => o.source === 'ebpf' && o.remote.port === port && o.closedAtMs !== null), 'recorded after the restart');
-      // The new helper never saw the idle connection open: the /proc seed still reports it.
+      // The new helper never saw the idle connections open: the /proc seed still reports them, and
+      // the one the dead helper knew is not taken for closed because the new one does not list it.
       assert.ok(has(seen, idle.clientPort, idle.serverPort), 'idle connection reported after the restart');
+      assert.ok(has(seen, known.clientPort, known.serverPort), 'connection known to the dead helper still reported');
+      assert.ok(!seen.some((o) => o.local.port === known.clientPort && o.closedAtMs !== null), 'not reported closed');
     } finally {
       await source.close();
       idle.close();
+      known.close();
     }
   });
 

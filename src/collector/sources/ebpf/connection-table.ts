@@ -83,6 +83,14 @@ export class ConnectionTable {
     return vanished;
   }
 
+  /**
+   * Forgets the live set without closing anything: when the helper dies, its successor does not know
+   * the old live connections, and their absence from its dumps says nothing (the /proc seed covers them).
+   */
+  forgetLive(): void {
+    this.live = new Map();
+  }
+
   /** Replaces the seed with a fresh /proc scan, skipping what the helper already reports. */
   seed(observations: readonly SocketObservation[], nowMs: number): void {
     const reported = new Set<string>();

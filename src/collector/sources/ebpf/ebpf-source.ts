@@ -245,6 +245,7 @@ export class EbpfSource implements ConnectionSource {
   private onHelperExit(helper: HelperProcess, exit: HelperExit): void {
     if (this.closing || helper !== this.helper) return;
     this.helper = null;
+    this.table.forgetLive();
     const how = exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
     const now = Date.now();
     if (this.lastDeathMs !== null && now - this.lastDeathMs < this.s.restartWindowMs) {
