@@ -93,6 +93,10 @@ export class PgDatabase implements Database {
     } catch (err) {
       throw wrap(err, 'connect');
     }
+    // A checked-out client whose connection dies emits 'error'; unhandled, that would end the process.
+    // The failing query rejects anyway, so the event itself needs no action.
+    const ignore = (): void => undefined;
+    client.on('error', ignore);
     const observer = this.observer;
     const tx: Queryable = {
       async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
@@ -119,6 +123,7 @@ export class PgDatabase implements Database {
       }
       throw err instanceof StoreError ? err : wrap(err, 'transaction');
     } finally {
+      client.off('error', ignore);
       client.release(broken ? true : undefined);
     }
   }
