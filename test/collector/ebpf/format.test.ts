@@ -121,13 +121,16 @@ describe('eBPF connection table', () => {
     assert.equal(table.take(CLOCK, Date.now()).observations.length, 0);
   });
 
-  it('replaces a live record by its close, and closes what vanished without one at the dump time', () => {
+  it('replaces a live record by its close, and closes what missed two dumps without one', () => {
     const table = new ConnectionTable({ udpSeedTtlMs: 30_000 });
     const live = byCookie('111313');
     const other = byCookie('111317');
     table.replaceLive([live, other], 1, CLOCK);
     assert.equal(table.take(CLOCK, Date.now()).observations.length, 2);
     table.addClosed({ ...live, closed: true, state: 'CLOSE', closeNs: 2_000_000_000 }, CLOCK);
+    assert.equal(table.liveCount, 1);
+    // Missing from one dump: its close may be on its way; from a second one: its close was lost.
+    assert.equal(table.replaceLive([], 2_500_000_000, CLOCK), 0);
     assert.equal(table.liveCount, 1);
     const vanished = table.replaceLive([], 3_000_000_000, CLOCK);
     assert.equal(vanished, 1);
@@ -143,6 +146,18 @@ describe('eBPF connection table', () => {
     table.forgetLive();
     assert.equal(table.replaceLive([], 5_000_000_000, CLOCK), 0);
     assert.equal(table.take(CLOCK, Date.now()).observations.length, 0);
+  });
+
+  it('reports a connection once when a dump falls between its removal and its close record', () => {
+    const table = new ConnectionTable({ udpSeedTtlMs: 30_000 });
+    const live = byCookie('111313');
+    table.replaceLive([live], 1, CLOCK);
+    table.replaceLive([], 2, CLOCK); // gone from the kernel table, close record not queued yet
+    table.addClosed({ ...live, closed: true, state: 'CLOSE', closeNs: 2_000_000_000 }, CLOCK);
+    table.replaceLive([], 3, CLOCK);
+    const closed = [...table.take(CLOCK, Date.now()).observations].filter((o) => o.closedAtMs !== null);
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0]?.closedAtMs, CLOCK.bootToEpochMs + 2000);
   });
 
   it('reports seeds until the helper reports the same socket, and lends their owner to pid-less records', () => {

@@ -38,6 +38,8 @@ export class ConnectionTable {
   /** Processes of the closed connections since the last take: pid -> start ticks -> info. */
   private closedProcesses = new Map<number, Map<number, ProcessInfo>>();
   private live = new Map<string, ConnRecord>();
+  /** Live keys the latest dump did not list (kept for one dump; see replaceLive). */
+  private missing = new Set<string>();
   private seeds = new Map<string, Seed>();
   /** Owners the /proc scan knew for seeded tuples: a pre-existing connection's records may lack a pid. */
   private seedOwners = new Map<string, ProcessKey>();
@@ -60,9 +62,11 @@ export class ConnectionTable {
   }
 
   /**
-   * Installs the live set of a complete dump. A connection live before, absent now and never closed lost
-   * its close record (ring buffer full, counted by the helper): it is closed at `nowNs` rather than kept
-   * forever. Returns how many were.
+   * Installs the live set of a complete dump. A connection live before and absent now is normally one
+   * whose close record is on its way: the kernel side drops it from its table a moment before it
+   * queues the record, so a dump can fall in between. It is kept one more dump. Absent from two dumps
+   * and still not closed, it lost its close record (ring buffer full, counted by the helper): it is
+   * closed at `nowNs` rather than kept forever. Returns how many were.
    */
   replaceLive(records: readonly ConnRecord[], nowNs: number, clock: EbpfClock): number {
     const next = new Map<string, ConnRecord>();
@@ -74,12 +78,19 @@ export class ConnectionTable {
       if (this.seeds.size > 0) this.seeds.delete(recordTuple(rec));
     }
     let vanished = 0;
+    const missing = new Set<string>();
     for (const [key, rec] of this.live) {
       if (next.has(key)) continue;
-      this.addClosed({ ...rec, closed: true, state: 'CLOSE', closeNs: nowNs }, clock);
-      vanished++;
+      if (this.missing.has(key)) {
+        this.addClosed({ ...rec, closed: true, state: 'CLOSE', closeNs: nowNs }, clock);
+        vanished++;
+      } else {
+        next.set(key, rec);
+        missing.add(key);
+      }
     }
     this.live = next;
+    this.missing = missing;
     return vanished;
   }
 
@@ -89,6 +100,7 @@ export class ConnectionTable {
    */
   forgetLive(): void {
     this.live = new Map();
+    this.missing = new Set();
   }
 
   /** Replaces the seed with a fresh /proc scan, skipping what the helper already reports. */
