@@ -1,51 +1,69 @@
 import type { SourceRun } from '../../domain/snapshot.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionSource, SourceReading } from '../source.js';
-import { BackgroundFdWalker, takeProcfsSnapshot, walkSocketOwners, type SocketOwners } from './procfs/index.js';
+import { BackgroundFdWalker, SocketOwnerIndex, takeProcfsSnapshot, type OwnerResolveStats } from './procfs/index.js';
 import { ProcessCache } from './process/cache.js';
 import { createProcContext, type ProcContext } from './process/reader.js';
 
 /**
  * The /proc source as the loop sees it: net tables of every namespace (or our own), socket owners from
- * the background fd walker (a synchronous walk for the first read, as the seed does), process identity.
- * Sockets whose owner the background map does not know yet (opened since its last walk) are owned by a
- * synchronous walk, at most once per `syncWalkGapMs`, so a new connection gets its pid within an interval.
+ * an index kept between reads (it walks fds only for sockets new to the tables, first in the processes
+ * that are new or whose fd count changed, and all of /proc at most once per `syncWalkGapMs`), so a new
+ * connection gets its pid in the read that first sees it, and a steady host costs no fd walk. A slow
+ * background walk of every process corrects owners that changed hands between two live processes; it
+ * slows down further while it finds nothing to correct.
  */
 export interface ProcfsSourceOptions {
   readonly root?: string;
   readonly netns: 'all' | 'self';
   readonly logger: Logger;
+  /** How long the background walk takes (default 60 s); it doubles up to `maxTargetWalkMs` while it corrects nothing. */
   readonly targetWalkMs?: number;
+  /** Default 16 x targetWalkMs. */
+  readonly maxTargetWalkMs?: number;
+  /** Shortest time between two walks of every process for sockets whose owner a quick pass did not find. */
   readonly syncWalkGapMs?: number;
 }
+
+export const DEFAULT_BACKGROUND_WALK_MS = 60_000;
 
 export class ProcfsSource implements ConnectionSource {
   readonly name = 'procfs' as const;
   private readonly ctx: ProcContext;
   private readonly cache: ProcessCache;
+  private readonly index: SocketOwnerIndex;
   private readonly walker: BackgroundFdWalker;
   private readonly options: ProcfsSourceOptions;
-  private lastSync: SocketOwners | null = null;
-  private lastSyncAt = Number.NEGATIVE_INFINITY;
+  private started = false;
 
   constructor(options: ProcfsSourceOptions) {
     this.options = options;
     this.ctx = createProcContext(options.root ?? '/proc');
     this.cache = new ProcessCache(this.ctx);
-    this.walker = new BackgroundFdWalker({ ctx: this.ctx, logger: options.logger, ...(options.targetWalkMs ? { targetWalkMs: options.targetWalkMs } : {}) });
+    this.index = new SocketOwnerIndex({ ctx: this.ctx, ...(options.syncWalkGapMs !== undefined ? { fullWalkGapMs: options.syncWalkGapMs } : {}) });
+    const target = options.targetWalkMs ?? DEFAULT_BACKGROUND_WALK_MS;
+    this.walker = new BackgroundFdWalker({
+      ctx: this.ctx, logger: options.logger, targetWalkMs: target, maxTargetWalkMs: options.maxTargetWalkMs ?? 16 * target,
+      // The first read walks everything synchronously: the background has nothing to add for a while.
+      initialDelayMs: target,
+      onWalk: (walk) => this.index.absorb(walk) > 0,
+    });
+  }
+
+  /** What the owner index did in the latest read (tests, diagnostics). */
+  ownerStats(): OwnerResolveStats {
+    return this.index.stats();
   }
 
   async read(signal: AbortSignal): Promise<SourceReading> {
     if (signal.aborted) throw signal.reason;
     const started = performance.now();
-    if (this.lastSync === null) {
-      this.syncWalk();
+    const snap = takeProcfsSnapshot({
+      ctx: this.ctx, netns: this.options.netns, cache: this.cache, resolveOwners: (wanted) => this.index.resolve(wanted),
+    });
+    if (!this.started) {
+      this.started = true;
       this.walker.start();
-    }
-    let snap = takeProcfsSnapshot({ ctx: this.ctx, netns: this.options.netns, owners: this.freshestOwners(), cache: this.cache });
-    if (snap.stats.unowned > 0 && performance.now() - this.lastSyncAt >= (this.options.syncWalkGapMs ?? 5_000)) {
-      this.syncWalk();
-      snap = takeProcfsSnapshot({ ctx: this.ctx, netns: this.options.netns, owners: this.freshestOwners(), cache: this.cache });
     }
     this.cache.sweep();
     const run: SourceRun = {
@@ -57,19 +75,5 @@ export class ProcfsSource implements ConnectionSource {
 
   async close(): Promise<void> {
     this.walker.stop();
-  }
-
-  private syncWalk(): void {
-    this.lastSync = walkSocketOwners(this.ctx);
-    this.lastSyncAt = performance.now();
-  }
-
-  /** The newer of the background walker's map and the last synchronous walk. */
-  private freshestOwners(): SocketOwners {
-    const background = this.walker.latest();
-    const sync = this.lastSync;
-    if (!sync) return background ?? { owners: new Map(), stats: { startedAtMs: Date.now(), durationMs: 0, pids: 0, fdsRead: 0, sockets: 0, errors: 0, vanished: 0 } };
-    if (!background || background.stats.startedAtMs < sync.stats.startedAtMs) return sync;
-    return background;
   }
 }

@@ -16,6 +16,15 @@ export interface BackgroundFdWalkerOptions {
   readonly blockSize?: number;
   /** How long a full walk should take. */
   readonly targetWalkMs?: number;
+  /**
+   * With `onWalk`: each walk that changed nothing doubles the target (and the rest after it) up to this,
+   * so a steady host is walked rarely; a walk that changed something goes back to `targetWalkMs`.
+   */
+  readonly maxTargetWalkMs?: number;
+  /** Called with each complete walk; returns whether it told the caller anything new. */
+  readonly onWalk?: (owners: SocketOwners) => boolean;
+  /** Wait before the first walk (when the caller has just walked synchronously). */
+  readonly initialDelayMs?: number;
   readonly initialTickMs?: number;
   readonly minTickMs?: number;
   readonly maxTickMs?: number;
@@ -29,6 +38,8 @@ export interface BackgroundFdWalkerStats {
   /** Walks that could not even list /proc. */
   readonly failedWalks: number;
   readonly tickMs: number;
+  /** The current target (grows while walks change nothing, see maxTargetWalkMs). */
+  readonly targetWalkMs: number;
   readonly lastWalk: FdWalkStats | null;
 }
 
@@ -54,7 +65,9 @@ export function scheduleNextWalk(
 
 export class BackgroundFdWalker {
   private readonly blockSize: number;
-  private readonly targetWalkMs: number;
+  private readonly baseTargetWalkMs: number;
+  private readonly maxTargetWalkMs: number;
+  private targetWalkMs: number;
   private readonly minTickMs: number;
   private readonly maxTickMs: number;
   private tickMs: number;
@@ -69,7 +82,9 @@ export class BackgroundFdWalker {
 
   constructor(private readonly options: BackgroundFdWalkerOptions) {
     this.blockSize = options.blockSize ?? DEFAULT_FD_BLOCK_SIZE;
-    this.targetWalkMs = options.targetWalkMs ?? DEFAULT_TARGET_WALK_MS;
+    this.baseTargetWalkMs = options.targetWalkMs ?? DEFAULT_TARGET_WALK_MS;
+    this.maxTargetWalkMs = Math.max(this.baseTargetWalkMs, options.maxTargetWalkMs ?? this.baseTargetWalkMs);
+    this.targetWalkMs = this.baseTargetWalkMs;
     this.minTickMs = options.minTickMs ?? 50;
     this.maxTickMs = options.maxTickMs ?? 500;
     this.tickMs = options.initialTickMs ?? this.minTickMs;
@@ -80,7 +95,7 @@ export class BackgroundFdWalker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.schedule(0);
+    this.schedule(this.options.initialDelayMs ?? 0);
   }
 
   /** Stops after the current block; pending `nextWalk` promises reject. */
@@ -106,6 +121,7 @@ export class BackgroundFdWalker {
       walks: this.walks,
       failedWalks: this.failedWalks,
       tickMs: this.tickMs,
+      targetWalkMs: this.targetWalkMs,
       lastWalk: this.walks > 0 ? (this.latestOwners?.stats ?? null) : null,
     };
   }
@@ -170,6 +186,13 @@ export class BackgroundFdWalker {
     if (tookMs > this.targetWalkMs * 1.5) {
       this.options.logger.warn({ tookMs, targetWalkMs: this.targetWalkMs, fdsRead: result.stats.fdsRead }, 'background fd walk slower than target');
     }
+    let changed = true;
+    try {
+      changed = this.options.onWalk?.(result) ?? true;
+    } catch (err) {
+      this.options.logger.error({ err: String(err) }, 'background fd walk: the consumer failed');
+    }
+    this.targetWalkMs = changed ? this.baseTargetWalkMs : Math.min(this.maxTargetWalkMs, this.targetWalkMs * 2);
     const next = scheduleNextWalk(this.tickMs, tookMs, this.targetWalkMs, this.minTickMs, this.maxTickMs);
     this.tickMs = next.tickMs;
     this.options.logger.debug({ tookMs, ...result.stats, tickMs: next.tickMs, restMs: next.restMs }, 'background fd walk done');

@@ -48,6 +48,8 @@ export function parseSocketLink(text: string): number {
 /** One walk over /proc, advanced by `step`. */
 export class FdWalk {
   private readonly owners = new Map<number, ProcessKey>();
+  /** Processes whose fd directory this walk opened (readable or not); vanished ones are left out. */
+  private readonly opened = new Set<number>();
   private readonly startedAt = Date.now();
   private readonly startedPerf = performance.now();
   private pidIndex = 0;
@@ -122,6 +124,11 @@ export class FdWalk {
     };
   }
 
+  /** The processes walked so far (a walk stopped early has not walked them all). */
+  walkedPids(): ReadonlySet<number> {
+    return this.opened;
+  }
+
   private openPid(pid: number): void {
     this.currentPid = pid;
     this.currentKey = undefined;
@@ -129,10 +136,14 @@ export class FdWalk {
     this.base = `${this.ctx.root}/${pid}/fd/`;
     try {
       this.fds = readdirSync(this.base);
+      this.opened.add(pid);
     } catch (err) {
       this.fds = [];
       if (isVanished(err)) this.vanished++;
-      else this.errors++;
+      else {
+        this.errors++;
+        this.opened.add(pid);
+      }
     }
   }
 

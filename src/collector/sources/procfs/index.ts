@@ -18,6 +18,7 @@ export {
   BackgroundFdWalker, DEFAULT_FD_BLOCK_SIZE, DEFAULT_TARGET_WALK_MS, scheduleNextWalk,
   type BackgroundFdWalkerOptions, type BackgroundFdWalkerStats,
 } from './background-fd-walker.js';
+export { DEFAULT_FULL_WALK_GAP_MS, SocketOwnerIndex, type OwnerResolveStats, type SocketOwnerIndexOptions } from './owner-index.js';
 export { readProcFile, readProcFileHead } from './read-file.js';
 export {
   entryToListening, entryToObservation, takeProcfsSnapshot,

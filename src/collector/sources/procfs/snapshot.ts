@@ -21,6 +21,11 @@ export interface ProcfsSnapshotOptions {
    * synchronously, stopping once every socket of the tables has its owner.
    */
   readonly owners?: SocketOwners;
+  /**
+   * Finds the owners of the tables' socket inodes when `owners` is absent (an index kept between scans);
+   * by default a synchronous walk of every process.
+   */
+  readonly resolveOwners?: (wanted: ReadonlySet<number>) => SocketOwners;
   /** Reuse across snapshots so unchanged processes are not re-read. */
   readonly cache?: ProcessCache;
   readonly byteOrder?: ByteOrder;
@@ -101,7 +106,7 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
     const wanted = new Set<number>();
     for (const ns of tables.namespaces) for (const e of ns.entries) if (e.inode !== null) wanted.add(e.inode);
     try {
-      owners = walkSocketOwners(options.ctx, wanted);
+      owners = options.resolveOwners ? options.resolveOwners(wanted) : walkSocketOwners(options.ctx, wanted);
     } catch (err) {
       errors.push(`fd walk: ${err instanceof Error ? err.message : String(err)}`);
       owners = { owners: new Map(), stats: { startedAtMs: Date.now(), durationMs: 0, pids: 0, fdsRead: 0, sockets: 0, errors: 1, vanished: 0 } };
