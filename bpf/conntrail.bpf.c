@@ -39,6 +39,16 @@ struct {
 	__type(value, struct ct_conn);
 } udp_flows SEC(".maps");
 
+/* Sockets closed lately (sk pointer -> cookie). A send/recv racing the close on another CPU still sees
+ * the old state (the tracepoint fires before the state is stored) and would re-create the entry for
+ * good; this tells it the socket is gone. A new socket at the same address has another cookie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} recently_closed SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, RINGBUF_BYTES);
@@ -173,9 +183,28 @@ static __always_inline int inet_family(const struct sock *sk)
 
 /* ---- TCP ---------------------------------------------------------------------------------- */
 
+/* The entry of this socket, or NULL; an entry left by an earlier socket at the same address (its close
+ * was missed) has another cookie and is dropped. */
+static __always_inline struct ct_conn *tcp_lookup(__u64 *key, __u64 cookie)
+{
+	struct ct_conn *c = bpf_map_lookup_elem(&tcp_conns, key);
+
+	if (c && c->cookie != cookie) {
+		bpf_map_delete_elem(&tcp_conns, key);
+		c = NULL;
+	}
+	/* Keeps clang from merging the NULL test with the cookie test, which the verifier cannot follow. */
+	barrier_var(c);
+	return c;
+}
+
 static __always_inline void tcp_emit_close(const struct sock *sk, struct ct_conn *c, __u64 key, __u64 now)
 {
-	struct ct_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct ct_event *e;
+
+	bpf_map_update_elem(&recently_closed, &key, &cookie, BPF_ANY);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		stat_inc(CT_STAT_RINGBUF_FULL);
@@ -188,7 +217,7 @@ static __always_inline void tcp_emit_close(const struct sock *sk, struct ct_conn
 	} else {
 		/* Opened before we started: report what the socket itself still tells. */
 		__builtin_memset(&e->conn, 0, sizeof(e->conn));
-		e->conn.cookie = bpf_get_socket_cookie((void *)sk);
+		e->conn.cookie = cookie;
 		e->conn.proto = IPPROTO_TCP;
 		e->conn.flags = CT_F_PREEXISTING;
 	}
@@ -215,9 +244,12 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int 
 
 	__u64 key = (__u64)sk;
 	__u64 now = bpf_ktime_get_boot_ns();
-	struct ct_conn *c = bpf_map_lookup_elem(&tcp_conns, &key);
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct ct_conn *c = tcp_lookup(&key, cookie);
 
 	if (newstate == TCP_CLOSE) {
+		if (oldstate == TCP_CLOSE)
+			return 0; /* closed already: reported then */
 		tcp_emit_close(sk, c, key, now);
 		return 0;
 	}
@@ -233,7 +265,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int 
 
 	struct ct_conn n = {};
 
-	n.cookie = bpf_get_socket_cookie((void *)sk);
+	n.cookie = cookie;
 	n.proto = IPPROTO_TCP;
 	n.state = newstate;
 	n.last_ns = now;
@@ -255,7 +287,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int 
 	if (newstate == TCP_ESTABLISHED)
 		n.flags |= CT_F_ESTABLISHED;
 	fill_sock(&n, sk);
-	if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_NOEXIST) == -7 /* E2BIG: full */)
+	if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_ANY) == -7 /* E2BIG: full */)
 		stat_inc(CT_STAT_TCP_MAP_FULL);
 	return 0;
 }
@@ -275,22 +307,26 @@ static __always_inline void tcp_msg(struct sock *sk, __u64 bytes, int is_send)
 {
 	__u64 key = (__u64)sk;
 	__u64 now = bpf_ktime_get_boot_ns();
-	struct ct_conn *c = bpf_map_lookup_elem(&tcp_conns, &key);
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct ct_conn *c = tcp_lookup(&key, cookie);
 
 	if (!c) {
 		int st = BPF_CORE_READ(sk, __sk_common.skc_state);
+		__u64 *closed = bpf_map_lookup_elem(&recently_closed, &key);
 		struct ct_conn n = {};
 
 		/* A connection older than the helper. Not after CLOSE (reading leftover data after a
-		 * reset): no close would ever remove that entry. */
+		 * reset), nor while its close is being reported: no close would remove that entry. */
 		if (st == TCP_CLOSE || st == TCP_LISTEN || st == TCP_SYN_SENT || st == TCP_NEW_SYN_RECV)
 			return;
-		n.cookie = bpf_get_socket_cookie(sk);
+		if (closed && *closed == cookie)
+			return;
+		n.cookie = cookie;
 		n.proto = IPPROTO_TCP;
 		n.state = st;
 		n.flags = CT_F_PREEXISTING | CT_F_ESTABLISHED;
 		fill_sock(&n, sk);
-		if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_NOEXIST) == -7)
+		if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_ANY) == -7)
 			stat_inc(CT_STAT_TCP_MAP_FULL);
 		c = bpf_map_lookup_elem(&tcp_conns, &key);
 		if (!c)
