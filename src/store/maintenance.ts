@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import { refreshTalkerAggregates } from './queries/aggregates.js';
 
 /**
  * TimescaleDB's policies (aggregate refresh, compression, retention) are jobs its background scheduler runs.
@@ -25,7 +26,7 @@ interface JobRow {
   interval_seconds: number;
 }
 
-/** Refreshes both traffic aggregates over a window (tests and backfills use it directly). */
+/** Refreshes every aggregate over a window (tests and backfills use it directly). */
 export async function refreshAggregates(db: Database, fromMs: number, toMs: number): Promise<void> {
   const from = new Date(fromMs).toISOString();
   const to = new Date(toMs).toISOString();
@@ -33,13 +34,18 @@ export async function refreshAggregates(db: Database, fromMs: number, toMs: numb
   const hourFrom = new Date(Math.floor(fromMs / 3_600_000) * 3_600_000).toISOString();
   const hourTo = new Date(Math.ceil(toMs / 3_600_000) * 3_600_000).toISOString();
   await db.query(`CALL refresh_continuous_aggregate('conntrail.traffic_1h', $1::timestamptz, $2::timestamptz)`, [hourFrom, hourTo]);
+  await refreshTalkerAggregates(db, fromMs, toMs);
 }
+
+/** The embedded engine has no autovacuum: without ANALYZE the planner misjudges every table and aggregate. */
+const ANALYZE_EVERY_MS = 10 * 60_000;
 
 export class MaintenanceRunner {
   private readonly db: Database;
   private readonly log: MaintenanceLogger;
   private readonly tickMs: number;
   private readonly lastRun = new Map<number, number>();
+  private lastAnalyze = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -112,6 +118,18 @@ export class MaintenanceRunner {
       }
       this.lastRun.set(job.job_id, now);
       if (this.stopped) break;
+    }
+    if (!this.stopped && now - this.lastAnalyze >= ANALYZE_EVERY_MS) {
+      const started = Date.now();
+      try {
+        await this.db.query('ANALYZE');
+        this.log.info({ ms: Date.now() - started }, 'maintenance: tables analysed');
+      } catch (err) {
+        failed++;
+        lastError = err;
+        this.log.error({ err: (err as Error).message }, 'maintenance: ANALYZE failed');
+      }
+      this.lastAnalyze = now;
     }
     this.record(ran, failed, lastError);
   }

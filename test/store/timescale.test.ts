@@ -20,8 +20,9 @@ test('hypertables, continuous aggregates, compression and retention exist and wo
       `SELECT proc_name, hypertable_name AS target, config FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY proc_name, hypertable_name`)).rows;
     const retention = Object.fromEntries(jobs.filter((j) => j.proc_name === 'policy_retention').map((j) => [j.target, j.config.drop_after]));
     assert.deepEqual(
-      { connections: retention.connections, listening_sockets: retention.listening_sockets, nat_translations: retention.nat_translations, snapshots: retention.snapshots, traffic_1h: retention.traffic_1h, traffic_1m: retention.traffic_1m },
-      { connections: '14 days', listening_sockets: '14 days', nat_translations: '14 days', snapshots: '90 days', traffic_1h: '365 days', traffic_1m: '90 days' });
+      retention,
+      { connections: '14 days', listening_sockets: '14 days', nat_translations: '14 days', snapshots: '90 days', traffic_1h: '365 days', traffic_1m: '90 days',
+        nat_1h: '90 days', traffic_1d: '400 days', nat_1d: '400 days' });
     assert.equal(jobs.filter((j) => j.proc_name === 'policy_compression').length, 3);
     const refreshed = jobs.filter((j) => j.proc_name === 'policy_refresh_continuous_aggregate').map((j) => j.target);
     assert.ok(refreshed.includes('traffic_1m') && refreshed.includes('traffic_1h'));
@@ -68,9 +69,13 @@ test('hypertables, continuous aggregates, compression and retention exist and wo
     assert.equal(uncompressedOld, 0);
 
     // Retention is configurable in one call, and nonsense is refused.
-    await admin.query(`SELECT conntrail.configure_retention(interval '7 days', interval '30 days', interval '180 days')`);
-    const raw = (await admin.query<{ d: string }>(`SELECT config->>'drop_after' AS d FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'connections'`)).rows[0]?.d;
-    assert.equal(raw, '7 days');
+    await admin.query(`SELECT conntrail.configure_retention(interval '7 days', interval '30 days', interval '180 days', interval '200 days')`);
+    const kept = Object.fromEntries((await admin.query<{ t: string; d: string }>(
+      `SELECT hypertable_name AS t, config->>'drop_after' AS d FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'`)).rows.map((r) => [r.t, r.d]));
+    assert.deepEqual(kept, {
+      connections: '7 days', nat_translations: '7 days', listening_sockets: '7 days', snapshots: '30 days', traffic_1m: '30 days', nat_1h: '30 days',
+      traffic_1h: '180 days', traffic_1d: '200 days', nat_1d: '200 days',
+    });
     await assert.rejects(admin.query(`SELECT conntrail.configure_retention(interval '30 days', interval '1 day', interval '180 days')`), /retention must be positive and grow/);
   } finally {
     await dispose();
