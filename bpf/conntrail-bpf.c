@@ -18,49 +18,18 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "conntrail.h"
+#include "loader.h"
 #include "conntrail.skel.h"
 
-#define FORMAT_VERSION 1
-#define DRAIN_MS 100
-#define BATCH 256
-
-/* Exit codes (FORMAT.md lists them). */
-enum { EXIT_USAGE = 64, EXIT_NOT_ROOT = 65, EXIT_NO_BTF = 66, EXIT_LOAD = 67, EXIT_ATTACH = 68, EXIT_RUNTIME = 69 };
-
-struct options {
-	unsigned interval_ms;
-	unsigned udp_idle_ms;
-	unsigned max_conns;
-	int read_stdin;
-	int verbose;
-};
-
-struct helper {
-	struct options opt;
-	struct conntrail_bpf *skel;
-	struct ring_buffer *rb;
-	int out_failed;       /* stdout closed or failing: stop */
-	long long ns_per_tick; /* ns per USER_HZ tick, for process start times */
-	char features[128];
-};
-
-static const char *const TCP_STATE_NAMES[] = {
-	"UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
-};
-
-static void die(int code, const char *fmt, ...)
+void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,7 +49,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ar
 	return vfprintf(stderr, fmt, args);
 }
 
-static long long clock_ns(clockid_t id)
+long long clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
@@ -90,192 +59,13 @@ static long long clock_ns(clockid_t id)
 
 /* CLOCK_REALTIME - CLOCK_BOOTTIME in ns: add it to a BPF timestamp to get epoch ns. Bracketed
  * so the error is half the time between the two boottime reads. */
-static long long boot_to_epoch_ns(void)
+long long boot_to_epoch_ns(void)
 {
 	long long b1 = clock_ns(CLOCK_BOOTTIME);
 	long long r = clock_ns(CLOCK_REALTIME);
 	long long b2 = clock_ns(CLOCK_BOOTTIME);
 
 	return r - (b1 + (b2 - b1) / 2);
-}
-
-/* ---- output ------------------------------------------------------------------------------ */
-
-static void out(struct helper *h, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (h->out_failed)
-		return;
-	va_start(ap, fmt);
-	if (vprintf(fmt, ap) < 0)
-		h->out_failed = 1;
-	va_end(ap);
-}
-
-static void out_flush(struct helper *h)
-{
-	if (!h->out_failed && fflush(stdout) != 0)
-		h->out_failed = 1;
-}
-
-/* comm may hold any byte but NUL: escape what would break a tab-separated line (FORMAT.md). */
-static void escape_comm(const char *comm, char *dst, size_t cap)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < CT_COMM_LEN && comm[i] && j + 5 < cap; i++) {
-		unsigned char ch = (unsigned char)comm[i];
-
-		if (ch <= 0x20 || ch >= 0x7f || ch == '\\')
-			j += snprintf(dst + j, cap - j, "\\x%02x", ch);
-		else
-			dst[j++] = (char)ch;
-	}
-	if (j == 0)
-		dst[j++] = '-';
-	dst[j] = '\0';
-}
-
-static void format_addr(const __u8 *addr, int family, char *dst, size_t cap)
-{
-	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, dst, cap))
-		snprintf(dst, cap, "?");
-}
-
-static const char *dir_name(int dir)
-{
-	return dir == CT_DIR_CONNECT ? "connect" : dir == CT_DIR_ACCEPT ? "accept" : "-";
-}
-
-/* One connection record: kind 'C' (closed, close_ns set) or 'U' (live). */
-static void print_conn(struct helper *h, char kind, const struct ct_conn *c, __u64 close_ns)
-{
-	char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[CT_COMM_LEN * 4 + 2];
-	const char *state = c->state < sizeof(TCP_STATE_NAMES) / sizeof(TCP_STATE_NAMES[0])
-				    ? TCP_STATE_NAMES[c->state] : "UNKNOWN";
-	unsigned long long start_ticks = c->pid ? c->start_ns / (unsigned long long)h->ns_per_tick : 0;
-
-	format_addr(c->saddr, c->family, laddr, sizeof(laddr));
-	format_addr(c->daddr, c->family, raddr, sizeof(raddr));
-	if (c->pid)
-		escape_comm(c->comm, comm, sizeof(comm));
-	else
-		snprintf(comm, sizeof(comm), "-");
-	if (kind == 'C')
-		state = "CLOSE";
-	out(h, "%c\t%llu\t%s\t%u\t%u\t%s\t%u\t%s\t%u\t%u\t%llu\t%s\t%s\t%s\t%u\t%llu\t%llu\t%llu\t%llu\t%u\t%u\t%llu\n",
-	    kind, (unsigned long long)c->cookie, c->proto == 17 ? "udp" : "tcp", c->family, c->netns,
-	    laddr, c->sport, raddr, c->dport, c->pid, start_ticks, comm, dir_name(c->dir), state,
-	    c->flags, (unsigned long long)c->open_ns, (unsigned long long)close_ns,
-	    (unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_recv, c->retrans, c->rtt_us,
-	    (unsigned long long)c->inode);
-}
-
-static int on_event(void *ctx, void *data, size_t size)
-{
-	struct helper *h = ctx;
-	const struct ct_event *e = data;
-
-	if (size < sizeof(*e))
-		return 0;
-	print_conn(h, 'C', &e->conn, e->close_ns);
-	return h->out_failed ? -EPIPE : 0;
-}
-
-/* ---- map walks --------------------------------------------------------------------------- */
-
-typedef void (*visit_fn)(struct helper *h, const void *key, const struct ct_conn *c, long long now);
-
-/* Walks a hash map with batched lookups (one syscall per BATCH entries, and no restart when an
- * entry is deleted under us, unlike get_next_key). */
-static int walk_map(struct helper *h, int fd, size_t key_size, visit_fn visit, long long now)
-{
-	char keys[BATCH * sizeof(struct ct_udp_key)];
-	struct ct_conn vals[BATCH];
-	__u32 in_batch = 0, out_batch = 0;
-	int first = 1;
-
-	for (;;) {
-		__u32 count = BATCH;
-		int err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals, &count, NULL);
-		int done = err && errno == ENOENT;
-
-		if (err && !done)
-			return -errno;
-		for (__u32 i = 0; i < count; i++)
-			visit(h, keys + i * key_size, &vals[i], now);
-		if (done)
-			return 0;
-		in_batch = out_batch;
-		first = 0;
-	}
-}
-
-static void visit_live(struct helper *h, const void *key, const struct ct_conn *c, long long now)
-{
-	(void)key;
-	(void)now;
-	print_conn(h, 'U', c, 0);
-}
-
-static void visit_udp_idle(struct helper *h, const void *key, const struct ct_conn *c, long long now)
-{
-	struct ct_conn last;
-	int fd = bpf_map__fd(h->skel->maps.udp_flows);
-
-	if (now - (long long)c->last_ns < (long long)h->opt.udp_idle_ms * 1000000LL)
-		return;
-	/* Take the freshest counters as the entry goes; a datagram after this starts a new flow. */
-	if (bpf_map_lookup_and_delete_elem(fd, key, &last) != 0)
-		return;
-	last.state = 7; /* TCP_CLOSE */
-	print_conn(h, 'C', &last, last.last_ns);
-}
-
-static void stats_line(struct helper *h)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 sum[CT_STAT_COUNT] = {0};
-	__u32 zero = 0;
-
-	if (ncpu > 0) {
-		__u64 *vals = calloc((size_t)ncpu, sizeof(__u64) * CT_STAT_COUNT);
-
-		if (vals && bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.stats), &zero, vals) == 0)
-			for (int cpu = 0; cpu < ncpu; cpu++)
-				for (int i = 0; i < CT_STAT_COUNT; i++)
-					sum[i] += vals[cpu * CT_STAT_COUNT + i];
-		free(vals);
-	}
-	out(h, "S\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)sum[CT_STAT_RINGBUF_FULL],
-	    (unsigned long long)sum[CT_STAT_TCP_MAP_FULL], (unsigned long long)sum[CT_STAT_UDP_MAP_FULL],
-	    (unsigned long long)sum[CT_STAT_UDP_NO_PEER]);
-}
-
-static void sweep_udp(struct helper *h)
-{
-	long long now = clock_ns(CLOCK_BOOTTIME);
-
-	if (walk_map(h, bpf_map__fd(h->skel->maps.udp_flows), sizeof(struct ct_udp_key), visit_udp_idle, now))
-		fprintf(stderr, "conntrail-bpf: walking udp_flows failed: %s\n", strerror(errno));
-}
-
-/* A dump: everything closed so far, then every live connection, then the counters, then the end
- * marker carrying the caller's token, so a reader knows the cut is complete. */
-static void dump(struct helper *h, const char *token)
-{
-	long long now;
-
-	ring_buffer__consume(h->rb);
-	sweep_udp(h);
-	now = clock_ns(CLOCK_BOOTTIME);
-	if (walk_map(h, bpf_map__fd(h->skel->maps.tcp_conns), sizeof(__u64), visit_live, now) ||
-	    walk_map(h, bpf_map__fd(h->skel->maps.udp_flows), sizeof(struct ct_udp_key), visit_live, now))
-		fprintf(stderr, "conntrail-bpf: walking maps failed: %s\n", strerror(errno));
-	stats_line(h);
-	out(h, "E\t%s\t%lld\t%lld\n", token, now, boot_to_epoch_ns());
-	out_flush(h);
 }
 
 /* ---- setup ------------------------------------------------------------------------------- */
