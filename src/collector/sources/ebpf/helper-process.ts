@@ -156,10 +156,15 @@ export class HelperProcess {
       this.failHeader(new EbpfError('EBPF_LOAD_FAILED', `cannot run the eBPF helper: ${err.message}`, { path: this.options.path }));
     });
     child.on('exit', (code, signal) => {
-      // stdout may still hold records the helper flushed before exiting: take them first.
+      // stdout may still hold records the helper flushed before exiting: take them first (but do not
+      // wait on a pipe some leftover grandchild keeps open).
       const finish = (): void => this.onExitFinal({ code, signal, stderr: this.stderrTail });
-      if (child.stdout && !child.stdout.readableEnded) child.stdout.once('end', finish);
-      else finish();
+      if (child.stdout && !child.stdout.readableEnded) {
+        const timer = setTimeout(finish, 1000);
+        child.stdout.once('end', () => { clearTimeout(timer); finish(); });
+      } else {
+        finish();
+      }
     });
   }
 
