@@ -18,8 +18,8 @@ export interface CounterDeltas {
   readonly retransmits: number;
   /** A byte counter went backwards: the socket is new (its whole value was counted). */
   readonly reset: boolean;
-  /** What to remember for the next interval. */
-  readonly next: Map<SourceName, SourceCounters>;
+  /** What to remember for the next interval (never mutated afterwards: it may be shared). */
+  readonly next: ReadonlyMap<SourceName, SourceCounters>;
 }
 
 type CounterTable = ReadonlyMap<SourceName, SourceCounters>;
@@ -75,8 +75,12 @@ function remember(current: CounterTable, previous: CounterTable | null): Map<Sou
   return next;
 }
 
+const NO_COUNTERS: CounterTable = new Map();
+
 /** Deltas since `previous` (null: the socket is new). */
 export function counterDeltas(current: CounterTable, previous: CounterTable | null): CounterDeltas {
+  // Nothing counted now (a /proc-only socket): no delta, no reset, and the previous values stand as they are.
+  if (current.size === 0) return { bytesSent: 0, bytesReceived: 0, retransmits: 0, reset: false, next: previous ?? NO_COUNTERS };
   const reset = previous !== null && detectReset(current, previous);
   const base = reset ? null : previous;
   const [bytesSent, bytesReceived, retransmits] = FIELDS.map((f) => fieldDelta(current, base, f)) as [number, number, number];

@@ -1,4 +1,4 @@
-import type { Direction, ListeningSocket, NatTranslation } from '../domain/connection.js';
+import type { Direction, ListeningSocket, NatTranslation, Protocol } from '../domain/connection.js';
 import { isLoopback, isUnspecified, tupleKey, type SocketTuple } from './socket-key.js';
 
 /**
@@ -25,11 +25,20 @@ export const DEFAULT_EPHEMERAL_RANGE: EphemeralRange = Object.freeze({ min: 3276
 /** A conntrack original tuple, oriented as its sender saw it. */
 export interface OriginalTuple extends SocketTuple {}
 
+/** The addresses listened on at one port (an unspecified address listens on all). */
+export interface PortListeners {
+  readonly addresses: ReadonlySet<string>;
+  readonly anyAddress: boolean;
+}
+
 export interface DirectionTables {
   /** Socket key -> direction implied by a conntrack entry; 'unknown' marks contradicting entries. */
   readonly conntrack: ReadonlyMap<string, Direction>;
-  /** netns|protocol|port -> addresses listened on (an unspecified address listens on all). */
-  readonly listening: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * netns -> protocol -> port -> listeners. Numbers as keys: the tracker asks for every socket of every
+   * interval, and a key string per question would cost more than the answer.
+   */
+  readonly listening: ReadonlyMap<number, ReadonlyMap<Protocol, ReadonlyMap<number, PortListeners>>>;
   /** netns|address of every listening socket bound to a specific address: those addresses are local. */
   readonly localAddresses: ReadonlySet<string>;
 }
@@ -64,31 +73,36 @@ export function buildDirectionTables(
     note(conntrack, tupleKey(t.netns, t.protocol,
       { address: t.reply.src, port: t.reply.srcPort }, { address: t.reply.dst, port: t.reply.dstPort }), 'incoming');
   }
-  const listen = new Map<string, Set<string>>();
+  const listen = new Map<number, Map<Protocol, Map<number, { addresses: Set<string>; anyAddress: boolean }>>>();
   const localAddresses = new Set<string>();
   for (const l of listening) {
-    const key = `${l.netns}|${l.protocol}|${l.port}`;
-    const set = listen.get(key) ?? new Set<string>();
-    set.add(l.address);
-    listen.set(key, set);
-    if (!isUnspecified(l.address)) localAddresses.add(`${l.netns}|${l.address}`);
+    let byProtocol = listen.get(l.netns);
+    if (byProtocol === undefined) listen.set(l.netns, (byProtocol = new Map()));
+    let byPort = byProtocol.get(l.protocol);
+    if (byPort === undefined) byProtocol.set(l.protocol, (byPort = new Map()));
+    let at = byPort.get(l.port);
+    if (at === undefined) byPort.set(l.port, (at = { addresses: new Set(), anyAddress: false }));
+    at.addresses.add(l.address);
+    if (isUnspecified(l.address)) at.anyAddress = true;
+    else localAddresses.add(`${l.netns}|${l.address}`);
   }
   return { conntrack, listening: listen, localAddresses };
 }
 
-export function directionFromConntrack(s: SocketTuple, tables: DirectionTables): Direction {
-  return tables.conntrack.get(tupleKey(s.netns, s.protocol, s.local, s.remote)) ?? 'unknown';
+/** `key`: the socket's key when the caller has it (socketKey(s)), to spare building it again. */
+export function directionFromConntrack(s: SocketTuple, tables: DirectionTables, key?: string): Direction {
+  if (tables.conntrack.size === 0) return 'unknown';
+  return tables.conntrack.get(key ?? tupleKey(s.netns, s.protocol, s.local, s.remote)) ?? 'unknown';
 }
 
 function listensOn(tables: DirectionTables, s: SocketTuple, address: string, port: number): boolean {
-  const addresses = tables.listening.get(`${s.netns}|${s.protocol}|${port}`);
-  if (!addresses) return false;
-  if (addresses.has(address)) return true;
-  for (const a of addresses) if (isUnspecified(a)) return true;
-  return false;
+  const at = tables.listening.get(s.netns)?.get(s.protocol)?.get(port);
+  if (at === undefined) return false;
+  return at.anyAddress || at.addresses.has(address);
 }
 
 export function directionFromListening(s: SocketTuple, tables: DirectionTables): Direction {
+  if (tables.listening.size === 0) return 'unknown';
   if (listensOn(tables, s, s.local.address, s.local.port)) return 'incoming';
   const remoteIsHere = isLoopback(s.remote.address) || s.remote.address === s.local.address
     || tables.localAddresses.has(`${s.netns}|${s.remote.address}`);
@@ -111,12 +125,32 @@ export function inferDirection(
   tables: DirectionTables,
   range: EphemeralRange = DEFAULT_EPHEMERAL_RANGE,
 ): DirectionDecision {
+  return inferDirectionAtLeast(s, tables, range, 'none') as DirectionDecision;
+}
+
+/**
+ * The best decision whose evidence ranks at least `floor`, or null when there is none: the tracker
+ * passes the evidence it remembers for the socket, which only equal or stronger evidence replaces, so
+ * the weaker rules need not be asked. With floor 'none' it is `inferDirection`.
+ */
+export function inferDirectionAtLeast(
+  s: SocketTuple & { readonly direction: Direction },
+  tables: DirectionTables,
+  range: EphemeralRange,
+  floor: DirectionEvidence,
+  key?: string,
+): DirectionDecision | null {
   if (s.direction !== 'unknown') return { direction: s.direction, evidence: 'observed' };
-  const byConntrack = directionFromConntrack(s, tables);
+  const rank = EVIDENCE_RANK[floor];
+  if (rank > EVIDENCE_RANK.conntrack) return null;
+  const byConntrack = directionFromConntrack(s, tables, key);
   if (byConntrack !== 'unknown') return { direction: byConntrack, evidence: 'conntrack' };
+  if (rank > EVIDENCE_RANK.listening) return null;
   const byListening = directionFromListening(s, tables);
   if (byListening !== 'unknown') return { direction: byListening, evidence: 'listening' };
+  if (rank > EVIDENCE_RANK.heuristic) return null;
   const byPorts = directionFromPorts(s, range);
   if (byPorts !== 'unknown') return { direction: byPorts, evidence: 'heuristic' };
+  if (rank > EVIDENCE_RANK.none) return null;
   return { direction: 'unknown', evidence: 'none' };
 }

@@ -77,7 +77,7 @@ function natReplyPlacement(o: SocketObservation, natByOriginal: ReadonlyMap<stri
  * the server socket behind a DNAT; first among the sockets seen now, then among those seen before.
  */
 function placeConntrack(
-  o: SocketObservation, natByOriginal: ReadonlyMap<string, NatTranslation>, present: ReadonlySet<string>, known: (key: string) => boolean,
+  o: SocketObservation, natByOriginal: ReadonlyMap<string, NatTranslation>, present: { has(key: string): boolean }, known: (key: string) => boolean,
 ): SocketObservation {
   const candidates: SocketObservation[] = [o, flipObservation(o)];
   const viaNat = natReplyPlacement(o, natByOriginal);
@@ -114,6 +114,9 @@ function mergeCounters(obs: readonly SocketObservation[]): Map<SourceName, Sourc
   return out;
 }
 
+/** Counters of a socket no source counted (shared: never mutated). */
+const NO_COUNTERS: ReadonlyMap<SourceName, SourceCounters> = new Map();
+
 function mergeBucket(key: string, obs: SocketObservation[]): MergedSocket {
   obs.sort((a, b) => priority(a.source) - priority(b.source));
   const first = obs[0] as SocketObservation;
@@ -137,30 +140,67 @@ function mergeBucket(key: string, obs: SocketObservation[]): MergedSocket {
   };
 }
 
-/** Merges all observations of one interval into one record per socket, sorted by key. */
+/** The common case, one source saw the socket: the same record as mergeBucket([o]), without its detours. */
+function mergeSingle(key: string, o: SocketObservation): MergedSocket {
+  const counted = o.bytesSent !== null || o.bytesReceived !== null || o.retransmits !== null;
+  return {
+    key,
+    netns: o.netns,
+    protocol: o.protocol,
+    family: o.family,
+    local: o.local,
+    remote: o.remote,
+    state: o.state,
+    inode: o.inode ?? null,
+    process: o.process ?? null,
+    direction: o.direction,
+    openedAtMs: o.openedAtMs ?? null,
+    closedAtMs: o.closedAtMs ?? null,
+    rttUs: o.rttUs ?? null,
+    source: o.source,
+    counters: counted
+      ? new Map([[o.source, { bytesSent: o.bytesSent, bytesReceived: o.bytesReceived, retransmits: o.retransmits }]])
+      : NO_COUNTERS,
+  };
+}
+
+/**
+ * Merges all observations of one interval into one record per socket, in no particular order (the
+ * tracker orders what is left after elision: sorting every socket each interval would cost more).
+ */
 export function mergeObservations(
   observations: readonly SocketObservation[],
   nat: readonly NatTranslation[],
   known: (key: string) => boolean = () => false,
 ): MergedSocket[] {
-  const buckets = new Map<string, SocketObservation[]>();
-  const add = (o: SocketObservation): void => {
-    const key = socketKey(o);
+  // One observation per socket is the rule; a bucket becomes an array only when a second one comes.
+  const buckets = new Map<string, SocketObservation | SocketObservation[]>();
+  const add = (key: string, o: SocketObservation): void => {
     const bucket = buckets.get(key);
-    if (bucket) bucket.push(o);
-    else buckets.set(key, [o]);
+    if (bucket === undefined) buckets.set(key, o);
+    else if (Array.isArray(bucket)) bucket.push(o);
+    else buckets.set(key, [bucket, o]);
   };
   const fromConntrack: SocketObservation[] = [];
   for (const o of observations) {
     if (o.source === 'conntrack') fromConntrack.push(o);
-    else add(o);
+    else add(socketKey(o), o);
   }
-  const present = new Set(buckets.keys());
-  const natByOriginal = indexNatByOriginal(nat);
-  for (const o of fromConntrack) add(placeConntrack(o, natByOriginal, present, known));
-  return [...buckets.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, obs]) => mergeBucket(key, obs));
+  if (fromConntrack.length > 0) {
+    // "Present" means seen by another source: buckets a conntrack observation opened do not count.
+    const openedByConntrack = new Set<string>();
+    const present = { has: (key: string): boolean => buckets.has(key) && !openedByConntrack.has(key) };
+    const natByOriginal = indexNatByOriginal(nat);
+    for (const o of fromConntrack) {
+      const placed = placeConntrack(o, natByOriginal, present, known);
+      const key = socketKey(placed);
+      if (!buckets.has(key)) openedByConntrack.add(key);
+      add(key, placed);
+    }
+  }
+  const out: MergedSocket[] = [];
+  for (const [key, bucket] of buckets) out.push(Array.isArray(bucket) ? mergeBucket(key, bucket) : mergeSingle(key, bucket));
+  return out;
 }
 
 /** Conntrack observations that carry no direction are original tuples: the direction rules use them. */

@@ -3,12 +3,12 @@ import { DEFAULT_ELISION_POLICY, elideRows, validateElisionPolicy, type ElisionP
 import type { Snapshot, SourceRun } from '../domain/snapshot.js';
 import { counterDeltas } from './counters.js';
 import {
-  buildDirectionTables, DEFAULT_EPHEMERAL_RANGE, EVIDENCE_RANK, inferDirection,
-  type DirectionEvidence, type EphemeralRange,
+  buildDirectionTables, DEFAULT_EPHEMERAL_RANGE, EVIDENCE_RANK, inferDirectionAtLeast,
+  type DirectionEvidence, type DirectionTables, type EphemeralRange,
 } from './direction.js';
 import { CollectorError } from './errors.js';
 import { conntrackOriginals, mergeObservations, type MergedSocket, type SourceCounters } from './merge.js';
-import { isUnspecified } from './socket-key.js';
+import { isUnspecified, socketKey } from './socket-key.js';
 import type { SourceReading } from './source.js';
 import { mergeListening, mergeNat, mergeProcesses } from './tables.js';
 
@@ -49,14 +49,15 @@ export interface TrackerStats {
   readonly expiredTotal: number;
 }
 
+/** What the tracker remembers of one socket; updated in place at each sighting (the tracker's own state). */
 interface TrackedSocket {
-  readonly counters: Map<SourceName, SourceCounters>;
-  readonly lastSeenMs: number;
-  readonly inode: number | null;
-  readonly process: ProcessKey | null;
-  readonly direction: Direction;
-  readonly evidence: DirectionEvidence;
-  readonly openedAtMs: number | null;
+  counters: ReadonlyMap<SourceName, SourceCounters>;
+  lastSeenMs: number;
+  inode: number | null;
+  process: ProcessKey | null;
+  direction: Direction;
+  evidence: DirectionEvidence;
+  openedAtMs: number | null;
 }
 
 const DEFAULT_MAX_TRACKED = 100_000;
@@ -119,7 +120,7 @@ export class Tracker {
       hostId: this.hostId,
       timeMs: input.timeMs,
       intervalMs: this.intervalMs,
-      connections: this.elision ? elideRows(rows, this.elision) : rows,
+      connections: inKeyOrder(this.elision ? elideRows(rows, this.elision) : rows),
       nat,
       listening,
       processes: mergeProcesses(input.readings.map((r) => r.processes)),
@@ -127,7 +128,7 @@ export class Tracker {
     };
   }
 
-  private track(m: MergedSocket, tables: ReturnType<typeof buildDirectionTables>, timeMs: number): ConnectionRow {
+  private track(m: MergedSocket, tables: DirectionTables, timeMs: number): ConnectionRow {
     const prior = this.sockets.get(m.key);
     const sameSocket = prior !== undefined && !(m.inode !== null && prior.inode !== null && m.inode !== prior.inode);
     const known = sameSocket ? prior : undefined;
@@ -135,19 +136,26 @@ export class Tracker {
     const isNew = !known || deltas.reset;
     const remembered = isNew ? undefined : known;
 
-    let decision = inferDirection(m, tables, this.ephemeralRange);
-    if (remembered && EVIDENCE_RANK[remembered.evidence] > EVIDENCE_RANK[decision.evidence]) {
-      decision = { direction: remembered.direction, evidence: remembered.evidence };
-    }
+    // Only evidence at least as strong as what is remembered could change the direction.
+    const decision = inferDirectionAtLeast(m, tables, this.ephemeralRange, remembered?.evidence ?? 'none', m.key)
+      ?? { direction: (remembered as TrackedSocket).direction, evidence: (remembered as TrackedSocket).evidence };
     const process = m.process ?? remembered?.process ?? null;
     const openedAtMs = m.openedAtMs ?? remembered?.openedAtMs ?? null;
+    const inode = m.inode ?? remembered?.inode ?? null;
 
-    // Re-inserting keeps the map ordered by last sighting, so forgetting walks it from the front.
-    this.sockets.delete(m.key);
-    this.sockets.set(m.key, {
-      counters: deltas.next, lastSeenMs: timeMs, inode: m.inode ?? remembered?.inode ?? null,
-      process, direction: decision.direction, evidence: decision.evidence, openedAtMs,
-    });
+    if (prior === undefined) {
+      this.sockets.set(m.key, {
+        counters: deltas.next, lastSeenMs: timeMs, inode, process, direction: decision.direction, evidence: decision.evidence, openedAtMs,
+      });
+    } else {
+      prior.counters = deltas.next;
+      prior.lastSeenMs = timeMs;
+      prior.inode = inode;
+      prior.process = process;
+      prior.direction = decision.direction;
+      prior.evidence = decision.evidence;
+      prior.openedAtMs = openedAtMs;
+    }
     return {
       netns: m.netns,
       protocol: m.protocol,
@@ -173,18 +181,31 @@ export class Tracker {
 
   /** Drops sockets not seen for forgetAfterMs, then the least recently seen beyond maxTracked. */
   private forget(nowMs: number): number {
+    const oldest = nowMs - this.forgetAfterMs;
     for (const [key, s] of this.sockets) {
-      if (s.lastSeenMs >= nowMs - this.forgetAfterMs) break;
+      if (s.lastSeenMs >= oldest) continue;
       this.sockets.delete(key);
       this.expiredTotal++;
     }
-    let evicted = 0;
-    for (const key of this.sockets.keys()) {
-      if (this.sockets.size <= this.maxTracked) break;
-      this.sockets.delete(key);
-      evicted++;
-    }
-    this.evictedTotal += evicted;
-    return evicted;
+    const excess = this.sockets.size - this.maxTracked;
+    if (excess <= 0) return 0;
+    // Stable sort: among sockets last seen at the same time, the first tracked go first.
+    const byAge = [...this.sockets].sort(([, a], [, b]) => a.lastSeenMs - b.lastSeenMs);
+    for (let i = 0; i < excess; i++) this.sockets.delete((byAge[i] as [string, TrackedSocket])[0]);
+    this.evictedTotal += excess;
+    return excess;
   }
+}
+
+/**
+ * Rows in the order of their socket keys, so a snapshot does not depend on the order sources reported
+ * in. Done after elision, on the few rows left (elision keeps each surviving row's own tuple).
+ */
+function inKeyOrder(rows: ConnectionRow[]): ConnectionRow[] {
+  const keyed = rows.map((row) => ({
+    row,
+    key: socketKey({ netns: row.netns, protocol: row.protocol, local: { address: row.localAddress, port: row.localPort }, remote: { address: row.remoteAddress, port: row.remotePort } }),
+  }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map((k) => k.row);
 }

@@ -91,7 +91,7 @@ export function elisionGroupKey(row: ConnectionRow): string | null {
   if (row.direction === 'unknown') return null;
   const serverPort = row.direction === 'outgoing' ? row.remotePort : row.localPort;
   const proc = row.process ? `${row.process.pid}@${row.process.startedAtMs}` : '-';
-  return [row.netns, row.protocol, row.direction, row.localAddress, row.remoteAddress, serverPort, proc].join('|');
+  return `${row.netns}|${row.protocol}|${row.direction}|${row.localAddress}|${row.remoteAddress}|${serverPort}|${proc}`;
 }
 
 /** Folds the elided rows into their kept representative: counts and counters add up exactly. */
@@ -116,41 +116,39 @@ function absorb(kept: ConnectionRow, absorbed: readonly ConnectionRow[]): Connec
  * preserved; rows of unknown direction are never elided.
  */
 export function elideRows(rows: readonly ConnectionRow[], policy: ElisionPolicy = DEFAULT_ELISION_POLICY): ConnectionRow[] {
-  const groups = new Map<string, ConnectionRow[]>();
-  for (const row of rows) {
-    const key = elisionGroupKey(row);
+  // Groups hold row indexes; out[i] becomes null for a folded row, or the folded sum for a kept one.
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < rows.length; i++) {
+    const key = elisionGroupKey(rows[i] as ConnectionRow);
     if (key === null) continue;
     const group = groups.get(key);
-    if (group) group.push(row);
-    else groups.set(key, [row]);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
   }
-  const replacement = new Map<ConnectionRow, ConnectionRow | null>();
+  const out: (ConnectionRow | null)[] = rows.slice();
+  const portOf = (i: number): number => ephemeralPort(rows[i] as ConnectionRow) ?? 0;
   for (const group of groups.values()) {
     if (group.length <= policy.elideAbove) continue;
-    const byPort = [...group].sort((a, b) => (ephemeralPort(a) ?? 0) - (ephemeralPort(b) ?? 0));
-    const chosen = choosePorts(byPort.map((r) => ephemeralPort(r) ?? 0), policy);
-    const absorbedBy = new Map<ConnectionRow, ConnectionRow[]>();
-    let current: ConnectionRow | null = null;
+    const byPort = group.slice().sort((a, b) => portOf(a) - portOf(b));
+    const chosen = choosePorts(byPort.map(portOf), policy);
+    const absorbedBy = new Map<number, ConnectionRow[]>();
+    let current = -1;
     const beforeFirst: ConnectionRow[] = [];
-    for (const row of byPort) {
-      if (chosen.has(ephemeralPort(row) ?? 0) && !absorbedBy.has(row)) {
-        current = row;
-        absorbedBy.set(row, []);
-      } else if (current) {
+    for (const i of byPort) {
+      const row = rows[i] as ConnectionRow;
+      if (chosen.has(portOf(i)) && !absorbedBy.has(i)) {
+        current = i;
+        absorbedBy.set(i, []);
+      } else if (current >= 0) {
         absorbedBy.get(current)?.push(row);
       } else {
         beforeFirst.push(row);
       }
     }
-    const first = byPort.find((r) => absorbedBy.has(r));
-    if (first) absorbedBy.get(first)?.push(...beforeFirst);
-    for (const row of group) replacement.set(row, null);
-    for (const [kept, absorbed] of absorbedBy) replacement.set(kept, absorb(kept, absorbed));
+    const first = byPort.find((i) => absorbedBy.has(i));
+    if (first !== undefined) absorbedBy.get(first)?.push(...beforeFirst);
+    for (const i of group) out[i] = null;
+    for (const [kept, absorbed] of absorbedBy) out[kept] = absorb(rows[kept] as ConnectionRow, absorbed);
   }
-  const out: ConnectionRow[] = [];
-  for (const row of rows) {
-    const r = replacement.has(row) ? replacement.get(row) : row;
-    if (r) out.push(r);
-  }
-  return out;
+  return out.filter((r): r is ConnectionRow => r !== null);
 }
