@@ -9,6 +9,7 @@ import { Spool } from '../collector/spool.js';
 import { Tracker } from '../collector/tracker.js';
 import { ConntrackSource } from '../collector/sources/conntrack-source.js';
 import { EbpfSource, createSourceForMode } from '../collector/sources/ebpf/index.js';
+import { ListeningSource } from '../collector/sources/listening-source.js';
 import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
 import { ProcfsSource } from '../collector/sources/procfs-source.js';
 import { createApiServer } from '../api/index.js';
@@ -80,6 +81,8 @@ export async function startCollector(args: CollectorArgs, sink: SnapshotSink, lo
   });
   if (args.netns === 'self') main = new NetnsFilterSource(main, netns);
   const sources: ConnectionSource[] = [main, new ConntrackSource({ logger: log, netns })];
+  // eBPF sees connections, not listeners: a cheap /proc pass keeps the listening table (and direction evidence).
+  if (args.source !== 'procfs') sources.push(new ListeningSource({ netns: args.netns }));
   const spool = await Spool.open({ dir: args.spoolDir, logger: log });
   const loop = new CollectorLoop({
     sources, tracker: new Tracker({ hostId: args.hostId, intervalMs: args.intervalMs }), sink, spool, logger: log, metrics, intervalMs: args.intervalMs,
