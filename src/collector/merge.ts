@@ -164,14 +164,48 @@ function mergeSingle(key: string, o: SocketObservation): MergedSocket {
   };
 }
 
+/** What a MergeMemo holds for one observation object. */
+export interface Recalled {
+  readonly key: string;
+  /** The record made of this observation alone, when it was the only one for its socket. */
+  readonly merged: MergedSocket | null;
+}
+
+/**
+ * The key and record made of each observation object in the previous merge. Sources report an unchanged
+ * socket with the same object from one read to the next (the /proc source by inode, the eBPF source its
+ * seeds), and a steady host is mostly such sockets: recognising them by identity spares building their
+ * key and record again. Entries not used in a round are forgotten at its `turn`.
+ */
+export class MergeMemo {
+  private previous = new Map<SocketObservation, Recalled>();
+  private current = new Map<SocketObservation, Recalled>();
+
+  recall(o: SocketObservation): Recalled | undefined {
+    return this.previous.get(o);
+  }
+
+  keep(o: SocketObservation, recalled: Recalled): void {
+    this.current.set(o, recalled);
+  }
+
+  turn(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+}
+
 /**
  * Merges all observations of one interval into one record per socket, in no particular order (the
  * tracker orders what is left after elision: sorting every socket each interval would cost more).
+ * With a memo, an observation object seen in the previous merge yields the same key, and the same record
+ * when it is again alone on its socket.
  */
 export function mergeObservations(
   observations: readonly SocketObservation[],
   nat: readonly NatTranslation[],
   known: (key: string) => boolean = () => false,
+  memo?: MergeMemo,
 ): MergedSocket[] {
   // One observation per socket is the rule; a bucket becomes an array only when a second one comes.
   const buckets = new Map<string, SocketObservation | SocketObservation[]>();
@@ -184,7 +218,7 @@ export function mergeObservations(
   const fromConntrack: SocketObservation[] = [];
   for (const o of observations) {
     if (o.source === 'conntrack') fromConntrack.push(o);
-    else add(socketKey(o), o);
+    else add(memo?.recall(o)?.key ?? socketKey(o), o);
   }
   if (fromConntrack.length > 0) {
     // "Present" means seen by another source: buckets a conntrack observation opened do not count.
@@ -199,7 +233,23 @@ export function mergeObservations(
     }
   }
   const out: MergedSocket[] = [];
-  for (const [key, bucket] of buckets) out.push(Array.isArray(bucket) ? mergeBucket(key, bucket) : mergeSingle(key, bucket));
+  for (const [key, bucket] of buckets) {
+    if (Array.isArray(bucket)) {
+      out.push(mergeBucket(key, bucket));
+      // Every observation of a bucket was added under its own key.
+      if (memo) for (const o of bucket) memo.keep(o, { key, merged: null });
+      continue;
+    }
+    if (memo === undefined) {
+      out.push(mergeSingle(key, bucket));
+      continue;
+    }
+    const recalled = memo.recall(bucket);
+    const merged = recalled?.merged ?? mergeSingle(key, bucket);
+    memo.keep(bucket, recalled?.merged === merged ? recalled : { key, merged });
+    out.push(merged);
+  }
+  memo?.turn();
   return out;
 }
 

@@ -1,5 +1,5 @@
 import type { ConnectionRow, Direction, ProcessKey, SourceName } from '../domain/connection.js';
-import { DEFAULT_ELISION_POLICY, elideRows, validateElisionPolicy, type ElisionPolicy } from '../domain/elision.js';
+import { DEFAULT_ELISION_POLICY, elideRows, elisionGroupKey, validateElisionPolicy, type ElisionPolicy } from '../domain/elision.js';
 import type { Snapshot, SourceRun } from '../domain/snapshot.js';
 import { counterDeltas } from './counters.js';
 import {
@@ -7,7 +7,7 @@ import {
   type DirectionEvidence, type DirectionTables, type EphemeralRange,
 } from './direction.js';
 import { CollectorError } from './errors.js';
-import { conntrackOriginals, mergeObservations, type MergedSocket, type SourceCounters } from './merge.js';
+import { conntrackOriginals, MergeMemo, mergeObservations, type MergedSocket, type SourceCounters } from './merge.js';
 import { isUnspecified, socketKey } from './socket-key.js';
 import type { SourceReading } from './source.js';
 import { mergeListening, mergeNat, mergeProcesses } from './tables.js';
@@ -58,6 +58,11 @@ interface TrackedSocket {
   direction: Direction;
   evidence: DirectionEvidence;
   openedAtMs: number | null;
+  /** The record and row of its latest sighting: an unchanged socket gets the same row again. */
+  merged: MergedSocket | null;
+  row: ConnectionRow | null;
+  /** elisionGroupKey(row), computed once per row. */
+  groupKey: string | null;
 }
 
 const DEFAULT_MAX_TRACKED = 100_000;
@@ -71,6 +76,7 @@ function isConnection(m: MergedSocket): boolean {
 
 export class Tracker {
   private readonly sockets = new Map<string, TrackedSocket>();
+  private readonly memo = new MergeMemo();
   private readonly hostId: string;
   private readonly intervalMs: number;
   private readonly forgetAfterMs: number;
@@ -104,11 +110,15 @@ export class Tracker {
     const nat = mergeNat(input.readings.map((r) => r.nat));
     const listening = mergeListening(input.readings.map((r) => r.listening));
     const tables = buildDirectionTables(nat, conntrackOriginals(observations), listening);
-    const merged = mergeObservations(observations, nat, (key) => this.sockets.has(key));
+    const merged = mergeObservations(observations, nat, (key) => this.sockets.has(key), this.memo);
 
     const rows: ConnectionRow[] = [];
+    const groupKeys: (string | null)[] = [];
     for (const m of merged) {
-      if (isConnection(m)) rows.push(this.track(m, tables, input.timeMs));
+      if (!isConnection(m)) continue;
+      const tracked = this.track(m, tables, input.timeMs);
+      rows.push(tracked.row as ConnectionRow);
+      groupKeys.push(tracked.groupKey);
     }
     const evicted = this.forget(input.timeMs);
 
@@ -120,7 +130,7 @@ export class Tracker {
       hostId: this.hostId,
       timeMs: input.timeMs,
       intervalMs: this.intervalMs,
-      connections: inKeyOrder(this.elision ? elideRows(rows, this.elision) : rows),
+      connections: inKeyOrder(this.elision ? elideRows(rows, this.elision, groupKeys) : rows),
       nat,
       listening,
       processes: mergeProcesses(input.readings.map((r) => r.processes)),
@@ -128,7 +138,8 @@ export class Tracker {
     };
   }
 
-  private track(m: MergedSocket, tables: DirectionTables, timeMs: number): ConnectionRow {
+  /** Updates (or starts) what is remembered of the socket, with the row of this sighting. */
+  private track(m: MergedSocket, tables: DirectionTables, timeMs: number): TrackedSocket {
     const prior = this.sockets.get(m.key);
     const sameSocket = prior !== undefined && !(m.inode !== null && prior.inode !== null && m.inode !== prior.inode);
     const known = sameSocket ? prior : undefined;
@@ -143,20 +154,12 @@ export class Tracker {
     const openedAtMs = m.openedAtMs ?? remembered?.openedAtMs ?? null;
     const inode = m.inode ?? remembered?.inode ?? null;
 
-    if (prior === undefined) {
-      this.sockets.set(m.key, {
-        counters: deltas.next, lastSeenMs: timeMs, inode, process, direction: decision.direction, evidence: decision.evidence, openedAtMs,
-      });
-    } else {
-      prior.counters = deltas.next;
-      prior.lastSeenMs = timeMs;
-      prior.inode = inode;
-      prior.process = process;
-      prior.direction = decision.direction;
-      prior.evidence = decision.evidence;
-      prior.openedAtMs = openedAtMs;
-    }
-    return {
+    // The same record as last time, nothing counted since, nothing decided otherwise: the same row.
+    const last = remembered?.merged === m ? remembered.row : null;
+    const reuse = last !== null && last.newCount === 0 && last.direction === decision.direction && last.process === process
+      && last.openedAtMs === openedAtMs && deltas.bytesSent === 0 && deltas.bytesReceived === 0 && deltas.retransmits === 0
+      && last.bytesSent === 0 && last.bytesReceived === 0 && last.retransmits === 0;
+    const row = reuse ? last : {
       netns: m.netns,
       protocol: m.protocol,
       family: m.family,
@@ -177,6 +180,27 @@ export class Tracker {
       count: 1,
       newCount: isNew ? 1 : 0,
     };
+    const groupKey = reuse ? (remembered as TrackedSocket).groupKey : (this.elision ? elisionGroupKey(row) : null);
+
+    if (prior === undefined) {
+      const tracked: TrackedSocket = {
+        counters: deltas.next, lastSeenMs: timeMs, inode, process, direction: decision.direction, evidence: decision.evidence, openedAtMs,
+        merged: m, row, groupKey,
+      };
+      this.sockets.set(m.key, tracked);
+      return tracked;
+    }
+    prior.counters = deltas.next;
+    prior.lastSeenMs = timeMs;
+    prior.inode = inode;
+    prior.process = process;
+    prior.direction = decision.direction;
+    prior.evidence = decision.evidence;
+    prior.openedAtMs = openedAtMs;
+    prior.merged = m;
+    prior.row = row;
+    prior.groupKey = groupKey;
+    return prior;
   }
 
   /** Drops sockets not seen for forgetAfterMs, then the least recently seen beyond maxTracked. */

@@ -63,11 +63,14 @@ export function choosePorts(ports: readonly number[], policy: ElisionPolicy = DE
   const unique = [...new Set(ports)];
   if (unique.length <= policy.elideAbove) return new Set(unique);
   const levels = unique.map((port) => ({ port, v: portValuation(port) }));
-  const countAtLeast = (k: number): number => levels.reduce((n, l) => n + (l.v >= k ? 1 : 0), 0);
+  // atLeast[k]: how many ports 3^k divides (one pass, then suffix sums).
+  const atLeast = new Array<number>(MAX_VALUATION + 2).fill(0);
+  for (const l of levels) atLeast[l.v] = (atLeast[l.v] ?? 0) + 1;
+  for (let j = MAX_VALUATION; j >= 0; j--) atLeast[j] = (atLeast[j] ?? 0) + (atLeast[j + 1] ?? 0);
   let k = 0;
   let count = unique.length;
   while (count > policy.maxRows && k < MAX_VALUATION) {
-    const next = countAtLeast(k + 1);
+    const next = atLeast[k + 1] ?? 0;
     if (next < policy.minRows) break;
     k++;
     count = next;
@@ -115,20 +118,27 @@ function absorb(kept: ConnectionRow, absorbed: readonly ConnectionRow[]): Connec
  * nearest lower ephemeral port (rows below the lowest kept port go to the lowest kept one). Row order is
  * preserved; rows of unknown direction are never elided.
  */
-export function elideRows(rows: readonly ConnectionRow[], policy: ElisionPolicy = DEFAULT_ELISION_POLICY): ConnectionRow[] {
+export function elideRows(
+  rows: readonly ConnectionRow[],
+  policy: ElisionPolicy = DEFAULT_ELISION_POLICY,
+  /** elisionGroupKey of each row, when the caller already has them (same length and order as rows). */
+  groupKeys?: readonly (string | null)[],
+): ConnectionRow[] {
   // Groups hold row indexes; out[i] becomes null for a folded row, or the folded sum for a kept one.
   const groups = new Map<string, number[]>();
   for (let i = 0; i < rows.length; i++) {
-    const key = elisionGroupKey(rows[i] as ConnectionRow);
+    const key = groupKeys !== undefined ? (groupKeys[i] ?? null) : elisionGroupKey(rows[i] as ConnectionRow);
     if (key === null) continue;
     const group = groups.get(key);
     if (group) group.push(i);
     else groups.set(key, [i]);
   }
   const out: (ConnectionRow | null)[] = rows.slice();
-  const portOf = (i: number): number => ephemeralPort(rows[i] as ConnectionRow) ?? 0;
+  const ports = new Int32Array(rows.length);
+  const portOf = (i: number): number => ports[i] ?? 0;
   for (const group of groups.values()) {
     if (group.length <= policy.elideAbove) continue;
+    for (const i of group) ports[i] = ephemeralPort(rows[i] as ConnectionRow) ?? 0;
     const byPort = group.slice().sort((a, b) => portOf(a) - portOf(b));
     const chosen = choosePorts(byPort.map(portOf), policy);
     const absorbedBy = new Map<number, ConnectionRow[]>();

@@ -184,6 +184,27 @@ describe('tracker: direction', () => {
     assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:7000', '10.0.0.2:7000')])], 7000), 'unknown');
   });
 
+  it('recognises a socket reported with the same object, yet still sees stronger evidence and new counts', () => {
+    const t = tracker();
+    // Both ports ephemeral: the heuristic takes the lower one for the server (incoming).
+    const same = obs('procfs', '10.0.0.1:41000', '10.0.0.2:41500', { inode: 5, process: { pid: 9, startedAtMs: 1 } });
+    const at = (i: number, readings: Parameters<Tracker['build']>[0]['readings']): ConnectionRow =>
+      only(t.build({ timeMs: T0 + i * INTERVAL, readings }).connections);
+    assert.equal(at(0, [reading('procfs', [same])]).newCount, 1);
+    const second = at(1, [reading('procfs', [same])]);
+    assert.deepEqual([second.direction, second.newCount], ['incoming', 0]);
+    assert.equal(at(2, [reading('procfs', [same])]), second, 'nothing changed: the same row');
+    // The peer turns out to listen on 41500 (this host's listening table): stronger than the heuristic.
+    const listened = at(3, [reading('procfs', [same], { listening: [listen('10.0.0.2', 41500)] })]);
+    assert.equal(listened.direction, 'outgoing');
+    assert.equal(at(4, [reading('procfs', [same])]).direction, 'outgoing', 'remembered');
+    // A source with counters reporting the same object twice: the second time nothing was sent.
+    const counted = obs('ebpf', '10.0.0.1:41000', '10.0.0.2:41500', { direction: 'outgoing', bytesSent: 700, bytesReceived: 70 });
+    assert.equal(at(5, [reading('ebpf', [counted])]).bytesSent, 700, 'first counted: the whole value');
+    const again = at(6, [reading('ebpf', [counted])]);
+    assert.deepEqual([again.bytesSent, again.bytesReceived, again.newCount], [0, 0, 0]);
+  });
+
   it('remembers a strong direction when later intervals only have weak evidence', () => {
     const t = tracker();
     t.build({ timeMs: T0, readings: [reading('ebpf', [obs('ebpf', '10.0.0.1:80', '10.0.0.2:50000', { direction: 'outgoing' })])] });

@@ -1,3 +1,4 @@
+import type { SocketObservation } from '../../domain/connection.js';
 import type { SourceRun } from '../../domain/snapshot.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionSource, SourceReading } from '../source.js';
@@ -35,6 +36,8 @@ export class ProcfsSource implements ConnectionSource {
   private readonly walker: BackgroundFdWalker;
   private readonly options: ProcfsSourceOptions;
   private started = false;
+  /** The latest read's observations by inode: unchanged sockets are reported with the same objects. */
+  private previous: ReadonlyMap<number, SocketObservation> = new Map();
 
   constructor(options: ProcfsSourceOptions) {
     this.options = options;
@@ -60,7 +63,9 @@ export class ProcfsSource implements ConnectionSource {
     const started = performance.now();
     const snap = takeProcfsSnapshot({
       ctx: this.ctx, netns: this.options.netns, cache: this.cache, resolveOwners: (wanted) => this.index.resolve(wanted),
+      previous: this.previous,
     });
+    this.previous = snap.byInode;
     if (!this.started) {
       this.started = true;
       this.walker.start();

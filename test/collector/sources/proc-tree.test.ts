@@ -130,3 +130,20 @@ test('snapshot of the fixture tree: observations, listening sockets and processe
   assert.equal(snap.stats.unowned, 1); // inode 2003 belongs to no walked process
   assert.equal(snap.stats.namespaces, 2);
 });
+
+test('snapshot with the previous one: unchanged sockets are the same objects, a changed owner makes a new one', () => {
+  const ctx = createProcContext(ROOT);
+  const owners = walkSocketOwners(ctx);
+  const first = takeProcfsSnapshot({ ctx, netns: 'all', owners });
+  const second = takeProcfsSnapshot({ ctx, netns: 'all', owners, previous: first.byInode });
+  assert.deepEqual(second.observations, first.observations);
+  // Sockets with an inode come back as the very same objects; TIME_WAIT (no inode) is rebuilt.
+  assert.deepEqual(second.observations.map((o, i) => o === first.observations[i]), [true, false, true, true]);
+  // The same socket under another owner (another walk's key, equal or not) is a new observation.
+  const moved = new Map(owners.owners);
+  moved.set(1002, { pid: 101, startedAtMs: BOOT_MS + 124000 });
+  const third = takeProcfsSnapshot({ ctx, netns: 'all', owners: { owners: moved, stats: owners.stats }, previous: second.byInode });
+  assert.notEqual(third.observations[0], second.observations[0]);
+  assert.equal(third.observations[0]?.process?.pid, 101);
+  assert.equal(third.observations[2], second.observations[2]);
+});

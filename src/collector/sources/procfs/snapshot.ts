@@ -26,6 +26,11 @@ export interface ProcfsSnapshotOptions {
    * by default a synchronous walk of every process.
    */
   readonly resolveOwners?: (wanted: ReadonlySet<number>) => SocketOwners;
+  /**
+   * The previous snapshot's observations by socket inode (its `byInode`): a socket that has not changed is
+   * reported with the same object again, which lets the tracker recognise it without looking inside.
+   */
+  readonly previous?: ReadonlyMap<number, SocketObservation>;
   /** Reuse across snapshots so unchanged processes are not re-read. */
   readonly cache?: ProcessCache;
   readonly byteOrder?: ByteOrder;
@@ -53,6 +58,8 @@ export interface ProcfsSnapshot {
   readonly errors: readonly string[];
   readonly durationMs: number;
   readonly stats: ProcfsSnapshotStats;
+  /** Connected observations with an inode, by inode: pass as `previous` to the next snapshot. */
+  readonly byInode: ReadonlyMap<number, SocketObservation>;
 }
 
 /** A net table entry as a domain observation of source 'procfs'. */
@@ -75,6 +82,13 @@ export function entryToObservation(entry: NetTableEntry, netns: number, process:
     retransmits: null,
     rttUs: null,
   };
+}
+
+/** Whether `o` is what entryToObservation would make of the entry now. */
+function unchanged(o: SocketObservation, entry: NetTableEntry, netns: number, process: ProcessKey | null): boolean {
+  return o.process === process && o.state === entry.state && o.netns === netns && o.protocol === entry.protocol
+    && o.local.port === entry.local.port && o.remote.port === entry.remote.port
+    && o.local.address === entry.local.address && o.remote.address === entry.remote.address && o.family === entry.family;
 }
 
 /** A listening net table entry as a domain ListeningSocket. */
@@ -118,6 +132,8 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
   const listening: ListeningSocket[] = [];
   // Owner keys are shared objects per process (one per pid in a walk): dedupe by identity, cheaply.
   const ownerObjects = new Set<ProcessKey>();
+  const previous = options.previous;
+  const byInode = new Map<number, SocketObservation>();
   let unowned = 0;
   for (const ns of tables.namespaces) {
     for (const entry of ns.entries) {
@@ -125,7 +141,16 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
       if (entry.inode !== null && owner === null) unowned++;
       if (owner !== null) ownerObjects.add(owner);
       if (isListeningEntry(entry)) listening.push(entryToListening(entry, ns.netns, owner));
-      else if (isConnectedEntry(entry)) observations.push(entryToObservation(entry, ns.netns, owner));
+      else if (isConnectedEntry(entry)) {
+        if (entry.inode === null) {
+          observations.push(entryToObservation(entry, ns.netns, owner));
+          continue;
+        }
+        const prior = previous?.get(entry.inode);
+        const o = prior !== undefined && unchanged(prior, entry, ns.netns, owner) ? prior : entryToObservation(entry, ns.netns, owner);
+        observations.push(o);
+        byInode.set(entry.inode, o);
+      }
     }
   }
 
@@ -146,6 +171,7 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
     skipped: tables.skipped,
     errors,
     durationMs: done - started,
+    byInode,
     stats: {
       netTablesMs: afterTables - started,
       fdWalkMs: afterWalk - afterTables,
