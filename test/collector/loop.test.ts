@@ -169,7 +169,7 @@ describe('collector loop', () => {
     const server = new SnapshotServer(port, 825);
     cleanups.push(() => server.stop());
     await server.start();
-    const { loop, registry } = await setup({ sink: new TcpSink(port), tickTimeoutMs: 1000 });
+    const { loop, registry } = await setup({ sink: new TcpSink(port), tickTimeoutMs: 2500 });
     loop.start();
     await waitFor('three snapshots', () => server.received.length >= 3);
     await waitFor('a tick in progress', () => server.maxConcurrent > 0 && (server as unknown as { concurrent: number }).concurrent === 1);
