@@ -48,6 +48,20 @@ export interface DirectionDecision {
   readonly evidence: DirectionEvidence;
 }
 
+const DIRECTIONS: readonly Direction[] = ['outgoing', 'incoming', 'unknown'];
+const EVIDENCE: readonly DirectionEvidence[] = ['observed', 'conntrack', 'listening', 'heuristic', 'none'];
+
+/** Every decision once, frozen: the tracker asks for one per socket per interval and need not make new ones. */
+const DECISIONS: Readonly<Record<Direction, Readonly<Record<DirectionEvidence, DirectionDecision>>>> = Object.freeze(
+  Object.fromEntries(DIRECTIONS.map((direction) => [direction, Object.freeze(
+    Object.fromEntries(EVIDENCE.map((evidence) => [evidence, Object.freeze({ direction, evidence })])),
+  )])) as Record<Direction, Record<DirectionEvidence, DirectionDecision>>,
+);
+
+export function decision(direction: Direction, evidence: DirectionEvidence): DirectionDecision {
+  return DECISIONS[direction][evidence];
+}
+
 function note(map: Map<string, Direction>, key: string, direction: Direction): void {
   const prior = map.get(key);
   if (prior === undefined) map.set(key, direction);
@@ -140,17 +154,17 @@ export function inferDirectionAtLeast(
   floor: DirectionEvidence,
   key?: string,
 ): DirectionDecision | null {
-  if (s.direction !== 'unknown') return { direction: s.direction, evidence: 'observed' };
+  if (s.direction !== 'unknown') return decision(s.direction, 'observed');
   const rank = EVIDENCE_RANK[floor];
   if (rank > EVIDENCE_RANK.conntrack) return null;
   const byConntrack = directionFromConntrack(s, tables, key);
-  if (byConntrack !== 'unknown') return { direction: byConntrack, evidence: 'conntrack' };
+  if (byConntrack !== 'unknown') return decision(byConntrack, 'conntrack');
   if (rank > EVIDENCE_RANK.listening) return null;
   const byListening = directionFromListening(s, tables);
-  if (byListening !== 'unknown') return { direction: byListening, evidence: 'listening' };
+  if (byListening !== 'unknown') return decision(byListening, 'listening');
   if (rank > EVIDENCE_RANK.heuristic) return null;
   const byPorts = directionFromPorts(s, range);
-  if (byPorts !== 'unknown') return { direction: byPorts, evidence: 'heuristic' };
+  if (byPorts !== 'unknown') return decision(byPorts, 'heuristic');
   if (rank > EVIDENCE_RANK.none) return null;
-  return { direction: 'unknown', evidence: 'none' };
+  return decision('unknown', 'none');
 }

@@ -172,26 +172,20 @@ export interface Recalled {
 }
 
 /**
- * The key and record made of each observation object in the previous merge. Sources report an unchanged
- * socket with the same object from one read to the next (the /proc source by inode, the eBPF source its
- * seeds), and a steady host is mostly such sockets: recognising them by identity spares building their
- * key and record again. Entries not used in a round are forgotten at its `turn`.
+ * The key and record made of each observation object merged before. Sources report an unchanged socket
+ * with the same object from one read to the next (the /proc source, the eBPF source its seeds), and a
+ * steady host is mostly such sockets: recognising them by identity spares building their key and record
+ * again. Weak: an observation no source reports any more takes its entry along.
  */
 export class MergeMemo {
-  private previous = new Map<SocketObservation, Recalled>();
-  private current = new Map<SocketObservation, Recalled>();
+  private readonly recalled = new WeakMap<SocketObservation, Recalled>();
 
   recall(o: SocketObservation): Recalled | undefined {
-    return this.previous.get(o);
+    return this.recalled.get(o);
   }
 
   keep(o: SocketObservation, recalled: Recalled): void {
-    this.current.set(o, recalled);
-  }
-
-  turn(): void {
-    this.previous = this.current;
-    this.current = new Map();
+    this.recalled.set(o, recalled);
   }
 }
 
@@ -232,24 +226,28 @@ export function mergeObservations(
       add(key, placed);
     }
   }
-  const out: MergedSocket[] = [];
-  for (const [key, bucket] of buckets) {
+  const out = new Array<MergedSocket>(buckets.size);
+  let n = 0;
+  // forEach, not for-of over entries: that makes a [key, value] array per socket.
+  buckets.forEach((bucket, key) => {
     if (Array.isArray(bucket)) {
-      out.push(mergeBucket(key, bucket));
+      out[n++] = mergeBucket(key, bucket);
       // Every observation of a bucket was added under its own key.
-      if (memo) for (const o of bucket) memo.keep(o, { key, merged: null });
-      continue;
+      if (memo) for (const o of bucket) if (memo.recall(o) === undefined) memo.keep(o, { key, merged: null });
+      return;
     }
     if (memo === undefined) {
-      out.push(mergeSingle(key, bucket));
-      continue;
+      out[n++] = mergeSingle(key, bucket);
+      return;
     }
     const recalled = memo.recall(bucket);
-    const merged = recalled?.merged ?? mergeSingle(key, bucket);
-    memo.keep(bucket, recalled?.merged === merged ? recalled : { key, merged });
-    out.push(merged);
-  }
-  memo?.turn();
+    let merged = recalled?.merged;
+    if (merged == null) {
+      merged = mergeSingle(key, bucket);
+      memo.keep(bucket, { key, merged });
+    }
+    out[n++] = merged;
+  });
   return out;
 }
 

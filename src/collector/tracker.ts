@@ -3,7 +3,7 @@ import { DEFAULT_ELISION_POLICY, elideRows, elisionGroupKey, validateElisionPoli
 import type { Snapshot, SourceRun } from '../domain/snapshot.js';
 import { counterDeltas } from './counters.js';
 import {
-  buildDirectionTables, DEFAULT_EPHEMERAL_RANGE, EVIDENCE_RANK, inferDirectionAtLeast,
+  buildDirectionTables, decision as decisionOf, DEFAULT_EPHEMERAL_RANGE, EVIDENCE_RANK, inferDirectionAtLeast,
   type DirectionEvidence, type DirectionTables, type EphemeralRange,
 } from './direction.js';
 import { CollectorError } from './errors.js';
@@ -106,20 +106,26 @@ export class Tracker {
   }
 
   build(input: TrackerInput): Snapshot {
-    const observations = input.readings.flatMap((r) => r.observations);
+    // Usually one reading has observations: no copy of its list then.
+    const withObservations = input.readings.filter((r) => r.observations.length > 0);
+    const observations = withObservations.length === 1 ? (withObservations[0] as SourceReading).observations : input.readings.flatMap((r) => r.observations);
     const nat = mergeNat(input.readings.map((r) => r.nat));
     const listening = mergeListening(input.readings.map((r) => r.listening));
     const tables = buildDirectionTables(nat, conntrackOriginals(observations), listening);
     const merged = mergeObservations(observations, nat, (key) => this.sockets.has(key), this.memo);
 
-    const rows: ConnectionRow[] = [];
-    const groupKeys: (string | null)[] = [];
-    for (const m of merged) {
+    const rows = new Array<ConnectionRow>(merged.length);
+    const groupKeys = new Array<string | null>(merged.length);
+    let n = 0;
+    for (let i = 0; i < merged.length; i++) {
+      const m = merged[i] as MergedSocket;
       if (!isConnection(m)) continue;
       const tracked = this.track(m, tables, input.timeMs);
-      rows.push(tracked.row as ConnectionRow);
-      groupKeys.push(tracked.groupKey);
+      rows[n] = tracked.row as ConnectionRow;
+      groupKeys[n++] = tracked.groupKey;
     }
+    rows.length = n;
+    groupKeys.length = n;
     const evicted = this.forget(input.timeMs);
 
     const errors = [...(input.errors ?? [])];
@@ -149,7 +155,7 @@ export class Tracker {
 
     // Only evidence at least as strong as what is remembered could change the direction.
     const decision = inferDirectionAtLeast(m, tables, this.ephemeralRange, remembered?.evidence ?? 'none', m.key)
-      ?? { direction: (remembered as TrackedSocket).direction, evidence: (remembered as TrackedSocket).evidence };
+      ?? decisionOf((remembered as TrackedSocket).direction, (remembered as TrackedSocket).evidence);
     const process = m.process ?? remembered?.process ?? null;
     const openedAtMs = m.openedAtMs ?? remembered?.openedAtMs ?? null;
     const inode = m.inode ?? remembered?.inode ?? null;
@@ -206,11 +212,11 @@ export class Tracker {
   /** Drops sockets not seen for forgetAfterMs, then the least recently seen beyond maxTracked. */
   private forget(nowMs: number): number {
     const oldest = nowMs - this.forgetAfterMs;
-    for (const [key, s] of this.sockets) {
-      if (s.lastSeenMs >= oldest) continue;
+    this.sockets.forEach((s, key) => {
+      if (s.lastSeenMs >= oldest) return;
       this.sockets.delete(key);
       this.expiredTotal++;
-    }
+    });
     const excess = this.sockets.size - this.maxTracked;
     if (excess <= 0) return 0;
     // Stable sort: among sockets last seen at the same time, the first tracked go first.

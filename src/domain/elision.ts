@@ -60,12 +60,16 @@ function portRank(port: number): number {
  * on port numbers only, so both ends agree when they see the same set.
  */
 export function choosePorts(ports: readonly number[], policy: ElisionPolicy = DEFAULT_ELISION_POLICY): Set<number> {
-  const unique = [...new Set(ports)];
+  const unique = distinct(ports);
   if (unique.length <= policy.elideAbove) return new Set(unique);
-  const levels = unique.map((port) => ({ port, v: portValuation(port) }));
+  const levels = new Uint8Array(unique.length);
   // atLeast[k]: how many ports 3^k divides (one pass, then suffix sums).
   const atLeast = new Array<number>(MAX_VALUATION + 2).fill(0);
-  for (const l of levels) atLeast[l.v] = (atLeast[l.v] ?? 0) + 1;
+  for (let i = 0; i < unique.length; i++) {
+    const v = portValuation(unique[i] as number);
+    levels[i] = v;
+    atLeast[v] = (atLeast[v] ?? 0) + 1;
+  }
   for (let j = MAX_VALUATION; j >= 0; j--) atLeast[j] = (atLeast[j] ?? 0) + (atLeast[j + 1] ?? 0);
   let k = 0;
   let count = unique.length;
@@ -75,11 +79,17 @@ export function choosePorts(ports: readonly number[], policy: ElisionPolicy = DE
     k++;
     count = next;
   }
-  const kept = levels.filter((l) => l.v > k).map((l) => l.port);
-  const boundary = levels.filter((l) => l.v === k).map((l) => l.port);
+  const kept = unique.filter((_, i) => (levels[i] as number) > k);
+  const boundary = unique.filter((_, i) => levels[i] === k);
   if (kept.length + boundary.length <= policy.maxRows) return new Set([...kept, ...boundary]);
   boundary.sort((a, b) => portRank(a) - portRank(b) || a - b);
   return new Set([...kept, ...boundary.slice(0, Math.max(policy.maxRows - kept.length, 0))]);
+}
+
+/** The ports once each, in order of first appearance (an ascending list without repeats is that already). */
+function distinct(ports: readonly number[]): readonly number[] {
+  for (let i = 1; i < ports.length; i++) if (!((ports[i] as number) > (ports[i - 1] as number))) return [...new Set(ports)];
+  return ports;
 }
 
 /** The client-side port of a row, or null when the direction (hence which side is the client) is unknown. */
@@ -97,19 +107,50 @@ export function elisionGroupKey(row: ConnectionRow): string | null {
   return `${row.netns}|${row.protocol}|${row.direction}|${row.localAddress}|${row.remoteAddress}|${serverPort}|${proc}`;
 }
 
-/** Folds the elided rows into their kept representative: counts and counters add up exactly. */
-function absorb(kept: ConnectionRow, absorbed: readonly ConnectionRow[]): ConnectionRow {
-  if (absorbed.length === 0) return kept;
-  const all = [kept, ...absorbed];
-  const rtts = all.map((r) => r.rttUs).filter((v): v is number => v !== null);
+/** The sums of a kept row and the rows folded into it. */
+interface Fold {
+  readonly kept: number;
+  folded: number;
+  count: number;
+  newCount: number;
+  bytesSent: number;
+  bytesReceived: number;
+  retransmits: number;
+  rttSum: number;
+  rtts: number;
+}
+
+function startFold(kept: number, row: ConnectionRow): Fold {
+  return {
+    kept, folded: 0, count: row.count, newCount: row.newCount, bytesSent: row.bytesSent, bytesReceived: row.bytesReceived,
+    retransmits: row.retransmits, rttSum: row.rttUs ?? 0, rtts: row.rttUs === null ? 0 : 1,
+  };
+}
+
+function fold(into: Fold, row: ConnectionRow): void {
+  into.folded++;
+  into.count += row.count;
+  into.newCount += row.newCount;
+  into.bytesSent += row.bytesSent;
+  into.bytesReceived += row.bytesReceived;
+  into.retransmits += row.retransmits;
+  if (row.rttUs !== null) {
+    into.rttSum += row.rttUs;
+    into.rtts++;
+  }
+}
+
+/** The kept row with what was folded into it: counts and counters add up exactly, RTT is the mean. */
+function folded(kept: ConnectionRow, f: Fold): ConnectionRow {
+  if (f.folded === 0) return kept;
   return {
     ...kept,
-    count: all.reduce((n, r) => n + r.count, 0),
-    newCount: all.reduce((n, r) => n + r.newCount, 0),
-    bytesSent: all.reduce((n, r) => n + r.bytesSent, 0),
-    bytesReceived: all.reduce((n, r) => n + r.bytesReceived, 0),
-    retransmits: all.reduce((n, r) => n + r.retransmits, 0),
-    rttUs: rtts.length === 0 ? null : Math.round(rtts.reduce((a, b) => a + b, 0) / rtts.length),
+    count: f.count,
+    newCount: f.newCount,
+    bytesSent: f.bytesSent,
+    bytesReceived: f.bytesReceived,
+    retransmits: f.retransmits,
+    rttUs: f.rtts === 0 ? null : Math.round(f.rttSum / f.rtts),
   };
 }
 
@@ -133,32 +174,39 @@ export function elideRows(
     if (group) group.push(i);
     else groups.set(key, [i]);
   }
-  const out: (ConnectionRow | null)[] = rows.slice();
+  let out: (ConnectionRow | null)[] | null = null;
   const ports = new Int32Array(rows.length);
-  const portOf = (i: number): number => ports[i] ?? 0;
-  for (const group of groups.values()) {
-    if (group.length <= policy.elideAbove) continue;
-    for (const i of group) ports[i] = ephemeralPort(rows[i] as ConnectionRow) ?? 0;
-    const byPort = group.slice().sort((a, b) => portOf(a) - portOf(b));
-    const chosen = choosePorts(byPort.map(portOf), policy);
-    const absorbedBy = new Map<number, ConnectionRow[]>();
-    let current = -1;
-    const beforeFirst: ConnectionRow[] = [];
-    for (const i of byPort) {
-      const row = rows[i] as ConnectionRow;
-      if (chosen.has(portOf(i)) && !absorbedBy.has(i)) {
-        current = i;
-        absorbedBy.set(i, []);
-      } else if (current >= 0) {
-        absorbedBy.get(current)?.push(row);
-      } else {
-        beforeFirst.push(row);
-      }
+  groups.forEach((group) => {
+    if (group.length <= policy.elideAbove) return;
+    out ??= rows.slice();
+    for (let g = 0; g < group.length; g++) {
+      const i = group[g] as number;
+      ports[i] = ephemeralPort(rows[i] as ConnectionRow) ?? 0;
     }
-    const first = byPort.find((i) => absorbedBy.has(i));
-    if (first !== undefined) absorbedBy.get(first)?.push(...beforeFirst);
-    for (const i of group) out[i] = null;
-    for (const [kept, absorbed] of absorbedBy) out[kept] = absorb(rows[kept] as ConnectionRow, absorbed);
-  }
-  return out.filter((r): r is ConnectionRow => r !== null);
+    group.sort((a, b) => (ports[a] as number) - (ports[b] as number));
+    const sorted = new Array<number>(group.length);
+    for (let g = 0; g < group.length; g++) sorted[g] = ports[group[g] as number] as number;
+    const chosen = choosePorts(sorted, policy);
+    const folds: Fold[] = [];
+    let current: Fold | null = null;
+    let before: ConnectionRow[] | null = null;
+    for (let g = 0; g < group.length; g++) {
+      const i = group[g] as number;
+      const row = rows[i] as ConnectionRow;
+      if (chosen.has(ports[i] as number) && (current === null || current.kept !== i)) {
+        current = startFold(i, row);
+        folds.push(current);
+      } else if (current !== null) {
+        fold(current, row);
+      } else {
+        (before ??= []).push(row);
+      }
+      out[i] = null;
+    }
+    const first = folds[0];
+    if (first !== undefined && before !== null) for (const row of before) fold(first, row);
+    for (const f of folds) out[f.kept] = folded(rows[f.kept] as ConnectionRow, f);
+  });
+  if (out === null) return rows.slice();
+  return (out as (ConnectionRow | null)[]).filter((r): r is ConnectionRow => r !== null);
 }

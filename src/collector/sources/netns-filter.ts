@@ -1,3 +1,4 @@
+import type { ProcessKey } from '../../domain/connection.js';
 import type { ConnectionSource, SourceReading } from '../source.js';
 
 /**
@@ -17,15 +18,20 @@ export class NetnsFilterSource implements ConnectionSource {
 
   async read(signal: AbortSignal): Promise<SourceReading> {
     const reading = await this.inner.read(signal);
-    const observations = reading.observations.filter((o) => o.netns === this.netns);
-    const listening = reading.listening.filter((l) => l.netns === this.netns);
+    const ours = (x: { readonly netns: number }): boolean => x.netns === this.netns;
+    // Usually everything is ours already (a /proc source reading its own namespace): no copies then.
+    const observations = reading.observations.every(ours) ? reading.observations : reading.observations.filter(ours);
+    const listening = reading.listening.every(ours) ? reading.listening : reading.listening.filter(ours);
+    // Owner keys are mostly shared objects: dedupe by identity before making a text key per owner.
+    const keys = new Set<ProcessKey>();
+    for (const o of observations) if (o.process) keys.add(o.process);
+    for (const l of listening) if (l.process) keys.add(l.process);
     const owners = new Set<string>();
-    for (const o of observations) if (o.process) owners.add(`${o.process.pid}/${o.process.startedAtMs}`);
-    for (const l of listening) if (l.process) owners.add(`${l.process.pid}/${l.process.startedAtMs}`);
+    for (const k of keys) owners.add(`${k.pid}/${k.startedAtMs}`);
     return {
       observations,
       listening,
-      nat: reading.nat.filter((n) => n.netns === this.netns),
+      nat: reading.nat.filter(ours),
       processes: reading.processes.filter((p) => owners.has(`${p.pid}/${p.startedAtMs}`)),
       run: reading.run,
     };

@@ -1,8 +1,7 @@
-import type { SocketObservation } from '../../domain/connection.js';
 import type { SourceRun } from '../../domain/snapshot.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionSource, SourceReading } from '../source.js';
-import { BackgroundFdWalker, SocketOwnerIndex, takeProcfsSnapshot, type OwnerResolveStats } from './procfs/index.js';
+import { BackgroundFdWalker, ProcfsScanMemory, SocketOwnerIndex, takeProcfsSnapshot, type OwnerResolveStats } from './procfs/index.js';
 import { ProcessCache } from './process/cache.js';
 import { createProcContext, type ProcContext } from './process/reader.js';
 
@@ -36,8 +35,8 @@ export class ProcfsSource implements ConnectionSource {
   private readonly walker: BackgroundFdWalker;
   private readonly options: ProcfsSourceOptions;
   private started = false;
-  /** The latest read's observations by inode: unchanged sockets are reported with the same objects. */
-  private previous: ReadonlyMap<number, SocketObservation> = new Map();
+  /** Kept between reads: unchanged sockets cost no new objects and are reported with the same ones. */
+  private readonly memory = new ProcfsScanMemory();
 
   constructor(options: ProcfsSourceOptions) {
     this.options = options;
@@ -63,9 +62,8 @@ export class ProcfsSource implements ConnectionSource {
     const started = performance.now();
     const snap = takeProcfsSnapshot({
       ctx: this.ctx, netns: this.options.netns, cache: this.cache, resolveOwners: (wanted) => this.index.resolve(wanted),
-      previous: this.previous,
+      memory: this.memory,
     });
-    this.previous = snap.byInode;
     if (!this.started) {
       this.started = true;
       this.walker.start();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TCP_STATES } from '../../../src/domain/connection.js';
-import { isConnectedEntry, isListeningEntry, parseNetTable } from '../../../src/collector/sources/procfs/net-table.js';
+import { createAddressCache, isConnectedEntry, isListeningEntry, parseNetTable } from '../../../src/collector/sources/procfs/net-table.js';
 import { parseSockstat, tableMayHaveEntries } from '../../../src/collector/sources/procfs/sockstat.js';
 import { fixtureBytes, fixtureText } from './fixtures.js';
 
@@ -30,6 +30,26 @@ test('text input parses like bytes', () => {
   const fromText = parseNetTable(fixtureText('procfs', 'tcp-all-states.txt'), { protocol: 'tcp', family: 4 });
   const fromBytes = parseNetTable(fixtureBytes('procfs', 'tcp-all-states.txt'), { protocol: 'tcp', family: 4 });
   assert.deepEqual(fromText, fromBytes);
+});
+
+test('with the previous parse: unchanged lines give the same entries, changed and moved lines are read anew', () => {
+  const text = fixtureText('procfs', 'tcp-all-states.txt');
+  const lines = text.split('\n');
+  const addresses = createAddressCache();
+  const first = parseNetTable(text, { protocol: 'tcp', family: 4, addresses });
+  const again = parseNetTable(text, { protocol: 'tcp', family: 4, addresses, previous: first.entries });
+  assert.deepEqual(again, first);
+  // Every entry with an inode is the very same object; TIME_WAIT and request sockets (no inode) are new.
+  assert.deepEqual(again.entries.map((e, i) => e === first.entries[i]), first.entries.map((e) => e.inode !== null));
+  // Line 1 (inode 5000) goes, line 2 (inode 5001) changes its queues, the last two swap places.
+  const changed = [lines[0], lines[2]?.replace('00000010:00000001', '00000011:00000001'), ...lines.slice(3, -3), lines[lines.length - 2], lines[lines.length - 3], ''];
+  const next = parseNetTable(changed.join('\n'), { protocol: 'tcp', family: 4, addresses, previous: again.entries });
+  assert.deepEqual(next, parseNetTable(changed.join('\n'), { protocol: 'tcp', family: 4 }), 'the same values as a parse from scratch');
+  const reused = (e: (typeof next.entries)[number]): boolean => again.entries.includes(e);
+  assert.equal(next.entries[0]?.inode, 5001);
+  assert.equal(reused(next.entries[0]!), false, 'changed queues: a new entry');
+  assert.equal(next.entries[0]?.txQueue, 0x11);
+  assert.ok(next.entries.slice(1).every((e) => reused(e) === (e.inode !== null)), 'the rest, moved or not, reused');
 });
 
 test('tcp6: canonical IPv6 text, IPv4-mapped addresses unwrapped', () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { listNetNamespaces, readNetnsInode } from '../../../src/collector/sources/procfs/netns.js';
 import { readNetTables } from '../../../src/collector/sources/procfs/net-tables-reader.js';
 import { walkSocketOwners } from '../../../src/collector/sources/procfs/fd-walk.js';
-import { takeProcfsSnapshot } from '../../../src/collector/sources/procfs/snapshot.js';
+import { ProcfsScanMemory, takeProcfsSnapshot } from '../../../src/collector/sources/procfs/snapshot.js';
 import { createProcContext, readProcessInfo } from '../../../src/collector/sources/process/reader.js';
 import { ProcessCache } from '../../../src/collector/sources/process/cache.js';
 import { fixturePath } from './fixtures.js';
@@ -131,19 +131,22 @@ test('snapshot of the fixture tree: observations, listening sockets and processe
   assert.equal(snap.stats.namespaces, 2);
 });
 
-test('snapshot with the previous one: unchanged sockets are the same objects, a changed owner makes a new one', () => {
+test('snapshots with memory: unchanged sockets are the same objects, a changed owner makes a new one', () => {
   const ctx = createProcContext(ROOT);
   const owners = walkSocketOwners(ctx);
-  const first = takeProcfsSnapshot({ ctx, netns: 'all', owners });
-  const second = takeProcfsSnapshot({ ctx, netns: 'all', owners, previous: first.byInode });
+  const memory = new ProcfsScanMemory();
+  const first = takeProcfsSnapshot({ ctx, netns: 'all', owners, memory });
+  const second = takeProcfsSnapshot({ ctx, netns: 'all', owners, memory });
   assert.deepEqual(second.observations, first.observations);
   // Sockets with an inode come back as the very same objects; TIME_WAIT (no inode) is rebuilt.
   assert.deepEqual(second.observations.map((o, i) => o === first.observations[i]), [true, false, true, true]);
-  // The same socket under another owner (another walk's key, equal or not) is a new observation.
+  // The same socket under another owner is a new observation.
   const moved = new Map(owners.owners);
   moved.set(1002, { pid: 101, startedAtMs: BOOT_MS + 124000 });
-  const third = takeProcfsSnapshot({ ctx, netns: 'all', owners: { owners: moved, stats: owners.stats }, previous: second.byInode });
+  const third = takeProcfsSnapshot({ ctx, netns: 'all', owners: { owners: moved, stats: owners.stats }, memory });
   assert.notEqual(third.observations[0], second.observations[0]);
   assert.equal(third.observations[0]?.process?.pid, 101);
   assert.equal(third.observations[2], second.observations[2]);
+  // Without memory, nothing is shared.
+  assert.ok(takeProcfsSnapshot({ ctx, netns: 'all', owners }).observations.every((o, i) => o !== first.observations[i]));
 });

@@ -32,6 +32,28 @@ export interface NetTableParseOptions {
   readonly family: Family;
   /** Byte order of the host that produced the text; little-endian unless told otherwise. */
   readonly byteOrder?: ByteOrder;
+  /**
+   * The entries of the previous parse of the same table. A line that decodes to the same values as the
+   * previous entry of its inode yields that very entry again: on a steady host most lines do, and making
+   * no new objects for them is most of what a parse would cost (the lines come in the same order from one
+   * read to the next, so the match is found by walking along).
+   */
+  readonly previous?: readonly NetTableEntry[];
+  /** Address texts to keep from one parse to the next (see createAddressCache). */
+  readonly addresses?: AddressCache;
+}
+
+/** Canonical address texts by their /proc hex form; kept by a caller that parses the same table repeatedly. */
+export interface AddressCache {
+  readonly v4: Map<number, string>;
+  readonly v6: Map<string, string>;
+}
+
+/** Most addresses one cache keeps: past it, it starts over (a host talks to few addresses at a time). */
+const ADDRESS_CACHE_MAX = 4096;
+
+export function createAddressCache(): AddressCache {
+  return { v4: new Map(), v6: new Map() };
 }
 
 /** Kernel state numbers (include/net/tcp_states.h), index = code. UDP uses 1 (connected) and 7 (unconnected). */
@@ -76,9 +98,13 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
   const addrLength = family === 4 ? 8 : 32;
   const endpointLength = addrLength + 5;
   const entries: NetTableEntry[] = [];
-  // Per-call caches: the same few addresses recur on every line. IPv4 keys are the hex word's value.
-  const v4Cache = new Map<number, string>();
-  const v6Cache = new Map<string, string>();
+  // The same few addresses recur on every line. IPv4 keys are the hex word's value.
+  const cache = options.addresses ?? createAddressCache();
+  if (cache.v4.size > ADDRESS_CACHE_MAX) cache.v4.clear();
+  if (cache.v6.size > ADDRESS_CACHE_MAX) cache.v6.clear();
+  const previous = options.previous ?? [];
+  let cursor = 0;
+  let previousIndex: Map<number, number> | null = null;
   const starts = new Int32Array(FIELDS);
   const ends = new Int32Array(FIELDS);
   let skipped = 0;
@@ -89,26 +115,42 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
     if (family === 4) {
       key = readHex(buf, start, 8);
       if (key < 0) return null;
-      cached = v4Cache.get(key);
+      cached = cache.v4.get(key);
     } else {
       key = buf.toString('latin1', start, start + addrLength);
-      cached = v6Cache.get(key);
+      cached = cache.v6.get(key);
     }
     if (cached !== undefined) return cached;
     const bytes = decodeProcHexAddress(buf, start, addrLength, order);
     if (bytes === null) return null;
     const text = formatAddress(bytes);
-    if (typeof key === 'number') v4Cache.set(key, text);
-    else v6Cache.set(key, text);
+    if (typeof key === 'number') cache.v4.set(key, text);
+    else cache.v6.set(key, text);
     return text;
   };
-  const decodeEndpoint = (field: number): Endpoint | null => {
+  const endpointOk = (field: number): boolean => {
     const s = starts[field] ?? 0;
-    if ((ends[field] ?? 0) - s !== endpointLength || buf[s + addrLength] !== COLON) return null;
-    const address = decodeAddress(s);
-    const port = readHex(buf, s + addrLength + 1, 4);
-    if (address === null || port < 0) return null;
-    return { address, port };
+    return (ends[field] ?? 0) - s === endpointLength && buf[s + addrLength] === COLON;
+  };
+  /** The previous entry of this inode, looked for first where the walk along the previous parse is. */
+  const previousOf = (inode: number): NetTableEntry | undefined => {
+    if (inode === 0) return undefined;
+    const next = previous[cursor];
+    if (next !== undefined && next.inode === inode) {
+      cursor++;
+      return next;
+    }
+    if (previousIndex === null) {
+      previousIndex = new Map();
+      for (let i = 0; i < previous.length; i++) {
+        const e = previous[i] as NetTableEntry;
+        if (e.inode !== null) previousIndex.set(e.inode, i);
+      }
+    }
+    const at = previousIndex.get(inode);
+    if (at === undefined) return undefined;
+    cursor = at + 1;
+    return previous[at];
   };
 
   let pos = 0;
@@ -132,8 +174,12 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
     const s0 = starts[0] ?? 0;
     if ((ends[0] ?? 0) - s0 === 2 && buf[s0] === 0x73 && buf[s0 + 1] === 0x6c) continue; // the "sl local_address ..." header
     if (count < FIELDS || buf[(ends[0] ?? 1) - 1] !== COLON) { skipped++; continue; }
-    const local = decodeEndpoint(1);
-    const remote = decodeEndpoint(2);
+    const s1 = starts[1] ?? 0;
+    const s2 = starts[2] ?? 0;
+    const localAddress = endpointOk(1) ? decodeAddress(s1) : null;
+    const remoteAddress = endpointOk(2) ? decodeAddress(s2) : null;
+    const localPort = localAddress === null ? -1 : readHex(buf, s1 + addrLength + 1, 4);
+    const remotePort = remoteAddress === null ? -1 : readHex(buf, s2 + addrLength + 1, 4);
     const s3 = starts[3] ?? 0;
     const code = (ends[3] ?? 0) - s3 === 2 ? readHex(buf, s3, 2) : -1;
     const state = code < 0 ? null : stateFromCode(code);
@@ -143,11 +189,22 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
     const rxQueue = queuesOk ? readHex(buf, s4 + 9, 8) : -1;
     const uid = parseDecimal(buf, starts[7] ?? 0, ends[7] ?? 0);
     const inode = parseDecimal(buf, starts[9] ?? 0, ends[9] ?? 0);
-    if (local === null || remote === null || state === null || txQueue < 0 || rxQueue < 0 || uid < 0 || inode < 0) {
+    if (localAddress === null || remoteAddress === null || localPort < 0 || remotePort < 0 || state === null
+      || txQueue < 0 || rxQueue < 0 || uid < 0 || inode < 0) {
       skipped++;
       continue;
     }
-    entries.push({ protocol, family, local, remote, state, inode: inode === 0 ? null : inode, uid, txQueue, rxQueue });
+    const prior = previousOf(inode);
+    if (prior !== undefined && prior.state === state && prior.local.port === localPort && prior.remote.port === remotePort
+      && prior.local.address === localAddress && prior.remote.address === remoteAddress
+      && prior.uid === uid && prior.txQueue === txQueue && prior.rxQueue === rxQueue) {
+      entries.push(prior);
+      continue;
+    }
+    entries.push({
+      protocol, family, local: { address: localAddress, port: localPort }, remote: { address: remoteAddress, port: remotePort },
+      state, inode: inode === 0 ? null : inode, uid, txQueue, rxQueue,
+    });
   }
   return { entries, skipped };
 }

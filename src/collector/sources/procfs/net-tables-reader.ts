@@ -3,8 +3,8 @@ import type { Family, Protocol } from '../../../domain/connection.js';
 import type { ByteOrder } from './address.js';
 import { errnoCode, isVanished } from './errors.js';
 import { listNetNamespaces, readNetnsInode } from './netns.js';
-import { parseNetTable, type NetTableEntry } from './net-table.js';
-import { readProcFile } from './read-file.js';
+import { createAddressCache, parseNetTable, type AddressCache, type NetTableEntry } from './net-table.js';
+import { ReadBuffer, readProcFile } from './read-file.js';
 import { parseSockstat, tableMayHaveEntries, type SockstatCounts } from './sockstat.js';
 
 /**
@@ -32,6 +32,45 @@ export interface ReadNetTablesOptions {
   readonly netns?: NetnsSelection;
   readonly tables?: readonly NetTableName[];
   readonly byteOrder?: ByteOrder;
+  /** What to keep from one read to the next, for a caller that reads the tables repeatedly. */
+  readonly memory?: NetTablesMemory;
+}
+
+/**
+ * What a repeated reader keeps between reads: the read buffer, address texts, and each table's entries,
+ * so that unchanged lines give the same entry objects again (see parseNetTable's `previous`).
+ */
+export class NetTablesMemory {
+  readonly buffer = new ReadBuffer();
+  readonly addresses: Readonly<Record<Family, AddressCache>> = { 4: createAddressCache(), 6: createAddressCache() };
+  private entries = new Map<string, readonly NetTableEntry[]>();
+  private next = new Map<string, readonly NetTableEntry[]>();
+  private same = true;
+  private unchangedRead = false;
+
+  /** Whether the latest read gave exactly the entry objects of the one before, table by table. */
+  get unchanged(): boolean {
+    return this.unchangedRead;
+  }
+
+  previous(netns: number, table: NetTableName): readonly NetTableEntry[] | undefined {
+    return this.entries.get(`${netns}/${table}`);
+  }
+
+  keep(netns: number, table: NetTableName, entries: readonly NetTableEntry[]): void {
+    const key = `${netns}/${table}`;
+    const before = this.entries.get(key);
+    if (this.same && !(before !== undefined && before.length === entries.length && before.every((e, i) => e === entries[i]))) this.same = false;
+    this.next.set(key, entries);
+  }
+
+  /** Ends a read: tables not read this time (a namespace gone) are forgotten. */
+  turn(): void {
+    this.unchangedRead = this.same && this.next.size === this.entries.size;
+    this.entries = this.next;
+    this.next = new Map();
+    this.same = true;
+  }
 }
 
 export interface NetnsTables {
@@ -69,7 +108,9 @@ function readCounts(root: string, who: number | 'self'): SockstatCounts {
 }
 
 function readTablesOf(root: string, who: number | 'self', netns: number, options: ReadNetTablesOptions): ReadOutcome {
-  const entries: NetTableEntry[] = [];
+  const memory = options.memory;
+  let entries: NetTableEntry[] = [];
+  let shared: NetTableEntry[] | null = null;
   let skipped = 0;
   let tablesSkipped = 0;
   const counts = readCounts(root, who);
@@ -81,15 +122,28 @@ function readTablesOf(root: string, who: number | 'self', netns: number, options
     const path = `${root}/${who}/net/${name}`;
     let bytes: Buffer;
     try {
-      bytes = readProcFile(path);
+      bytes = memory ? memory.buffer.read(path) : readProcFile(path);
     } catch (err) {
       // A missing tcp6/udp6 on a host without IPv6 is an empty table; a missing process is "try another".
       if (errnoCode(err) === 'ENOENT' && existsSync(`${root}/${who}/net`)) continue;
       if (isVanished(err)) return { ok: false, vanished: true, error: `${path}: process exited` };
       return { ok: false, vanished: false, error: `${path}: ${errnoCode(err) ?? String(err)}` };
     }
-    const parsed = parseNetTable(bytes, { ...TABLE_SHAPE[name], byteOrder: options.byteOrder ?? 'LE' });
-    for (const e of parsed.entries) entries.push(e);
+    const shape = TABLE_SHAPE[name];
+    const previous = memory?.previous(netns, name);
+    const parsed = parseNetTable(bytes, {
+      ...shape, byteOrder: options.byteOrder ?? 'LE',
+      ...(memory ? { addresses: memory.addresses[shape.family] } : {}), ...(previous ? { previous } : {}),
+    });
+    memory?.keep(netns, name, parsed.entries);
+    // Most namespaces fill one table: take its list as it is rather than copy it (the memory keeps that
+    // list as the table's, so a second table's entries go into a copy).
+    if (entries.length === 0) entries = parsed.entries;
+    else {
+      if (entries === shared) entries = entries.slice();
+      for (let i = 0; i < parsed.entries.length; i++) entries.push(parsed.entries[i] as NetTableEntry);
+    }
+    if (entries === parsed.entries) shared = entries;
     skipped += parsed.skipped;
   }
   return { ok: true, tables: { netns, pid: who === 'self' ? null : who, entries, skipped, tablesSkipped } };
@@ -102,7 +156,11 @@ export function readNetTables(options: ReadNetTablesOptions = {}): NetTablesRead
   const selection = options.netns ?? 'self';
   const namespaces: NetnsTables[] = [];
   const errors: string[] = [];
-  const finish = (): NetTablesRead => ({
+  const finish = (): NetTablesRead => {
+    options.memory?.turn();
+    return finishRead();
+  };
+  const finishRead = (): NetTablesRead => ({
     namespaces,
     skipped: namespaces.reduce((sum, n) => sum + n.skipped, 0),
     errors,

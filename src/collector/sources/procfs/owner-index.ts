@@ -69,6 +69,7 @@ export class SocketOwnerIndex {
   private readonly now: () => number;
   private lastFullWalkMs = Number.NEGATIVE_INFINITY;
   private last: OwnerResolveStats = NO_RESOLVE;
+  private present: ReadonlySet<number> = new Set();
 
   constructor(private readonly options: SocketOwnerIndexOptions) {
     this.fullWalkGapMs = options.fullWalkGapMs ?? DEFAULT_FULL_WALK_GAP_MS;
@@ -81,25 +82,31 @@ export class SocketOwnerIndex {
   }
 
   /**
-   * Owners of `present` (the socket inodes of the tables just read), walking only what may have changed.
-   * Forgets sockets no longer present. Throws only if /proc itself cannot be listed.
+   * Owners of `sockets` (the socket inodes of the tables just read; null: the same as the last time),
+   * walking only what may have changed. Forgets sockets no longer present. Throws only if /proc itself
+   * cannot be listed.
    */
-  resolve(present: ReadonlySet<number>): SocketOwners {
+  resolve(sockets: ReadonlySet<number> | null): SocketOwners {
+    // null: the same sockets as the last time.
+    const present = sockets ?? this.present;
+    this.present = present;
     const started = performance.now();
     const startedAtMs = Date.now();
     const pids = listPids(this.options.ctx.root);
     const alive = new Set(pids);
     for (const pid of this.pids.keys()) if (!alive.has(pid)) this.pids.delete(pid);
     const unknown = new Set<number>();
-    for (const [inode, owner] of this.owners) {
+    this.owners.forEach((owner, inode) => {
       if (!present.has(inode)) this.owners.delete(inode);
       else if (!alive.has(owner.pid)) {
         this.owners.delete(inode);
         unknown.add(inode);
       }
-    }
+    });
     for (const inode of this.unowned) if (!present.has(inode)) this.unowned.delete(inode);
-    for (const inode of present) if (!this.owners.has(inode) && !this.unowned.has(inode)) unknown.add(inode);
+    // The same sockets as the last time, all of them accounted for then: only exited owners can be unknown.
+    const settled = sockets === null && this.last.unowned === this.unowned.size;
+    if (!settled) for (const inode of present) if (!this.owners.has(inode) && !this.unowned.has(inode)) unknown.add(inode);
 
     const counts = { unknown: unknown.size, pidsWalked: 0, fdsRead: 0, errors: 0, vanished: 0 };
     let fullWalk = false;

@@ -42,3 +42,36 @@ export function readProcFileHead(path: string, limit: number): Buffer {
     closeSync(fd);
   }
 }
+
+/**
+ * One buffer for reading the same big /proc files again and again (the net tables, each interval): it grows
+ * to the largest file and stays, instead of megabytes allocated, copied while doubling, and freed per read.
+ * What `read` returns is a view of the buffer, valid until the next read.
+ */
+export class ReadBuffer {
+  private buf: Buffer;
+
+  constructor(initialSize = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  read(path: string): Buffer {
+    const fd = openSync(path, 'r');
+    try {
+      let used = 0;
+      for (;;) {
+        if (used === this.buf.length) {
+          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+          this.buf.copy(bigger, 0, 0, used);
+          this.buf = bigger;
+        }
+        const n = readSync(fd, this.buf, used, this.buf.length - used, null);
+        if (n === 0) break;
+        used += n;
+      }
+      return this.buf.subarray(0, used);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

@@ -4,7 +4,7 @@ import type { ProcContext } from '../process/reader.js';
 import type { ByteOrder } from './address.js';
 import { walkSocketOwners, type FdWalkStats, type SocketOwners } from './fd-walk.js';
 import { isConnectedEntry, isListeningEntry, type NetTableEntry } from './net-table.js';
-import { readNetTables, type NetnsSelection, type NetTableName } from './net-tables-reader.js';
+import { NetTablesMemory, readNetTables, type NetnsSelection, type NetTableName } from './net-tables-reader.js';
 
 /**
  * One full /proc scan: net tables of the selected namespaces, socket owners (a fresh synchronous fd walk,
@@ -23,14 +23,16 @@ export interface ProcfsSnapshotOptions {
   readonly owners?: SocketOwners;
   /**
    * Finds the owners of the tables' socket inodes when `owners` is absent (an index kept between scans);
-   * by default a synchronous walk of every process.
+   * by default a synchronous walk of every process. With `memory`, null stands for "the same sockets as
+   * the last time" (the tables gave exactly the same entries), which spares collecting them again.
    */
-  readonly resolveOwners?: (wanted: ReadonlySet<number>) => SocketOwners;
+  readonly resolveOwners?: (wanted: ReadonlySet<number> | null) => SocketOwners;
   /**
-   * The previous snapshot's observations by socket inode (its `byInode`): a socket that has not changed is
-   * reported with the same object again, which lets the tracker recognise it without looking inside.
+   * What to keep from one snapshot to the next (a source takes them repeatedly): unchanged table lines
+   * give the same entries again, and an unchanged socket is reported with the same observation object,
+   * which lets the tracker recognise it without looking inside.
    */
-  readonly previous?: ReadonlyMap<number, SocketObservation>;
+  readonly memory?: ProcfsScanMemory;
   /** Reuse across snapshots so unchanged processes are not re-read. */
   readonly cache?: ProcessCache;
   readonly byteOrder?: ByteOrder;
@@ -58,8 +60,13 @@ export interface ProcfsSnapshot {
   readonly errors: readonly string[];
   readonly durationMs: number;
   readonly stats: ProcfsSnapshotStats;
-  /** Connected observations with an inode, by inode: pass as `previous` to the next snapshot. */
-  readonly byInode: ReadonlyMap<number, SocketObservation>;
+}
+
+/** See ProcfsSnapshotOptions.memory. */
+export class ProcfsScanMemory {
+  readonly tables = new NetTablesMemory();
+  /** The observation made of each (reused) table entry. Weak: entries no longer read take theirs along. */
+  readonly observations = new WeakMap<NetTableEntry, SocketObservation>();
 }
 
 /** A net table entry as a domain observation of source 'procfs'. */
@@ -84,13 +91,6 @@ export function entryToObservation(entry: NetTableEntry, netns: number, process:
   };
 }
 
-/** Whether `o` is what entryToObservation would make of the entry now. */
-function unchanged(o: SocketObservation, entry: NetTableEntry, netns: number, process: ProcessKey | null): boolean {
-  return o.process === process && o.state === entry.state && o.netns === netns && o.protocol === entry.protocol
-    && o.local.port === entry.local.port && o.remote.port === entry.remote.port
-    && o.local.address === entry.local.address && o.remote.address === entry.remote.address && o.family === entry.family;
-}
-
 /** A listening net table entry as a domain ListeningSocket. */
 export function entryToListening(entry: NetTableEntry, netns: number, process: ProcessKey | null): ListeningSocket {
   return {
@@ -110,6 +110,7 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
     netns: options.netns ?? 'self',
     ...(options.tables ? { tables: options.tables } : {}),
     ...(options.byteOrder ? { byteOrder: options.byteOrder } : {}),
+    ...(options.memory ? { memory: options.memory.tables } : {}),
   });
   const afterTables = performance.now();
   const errors = [...tables.errors];
@@ -117,10 +118,18 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
   if (options.owners) owners = options.owners;
   else {
     // Only the sockets in the tables matter here: the walk may stop once they all have an owner.
-    const wanted = new Set<number>();
-    for (const ns of tables.namespaces) for (const e of ns.entries) if (e.inode !== null) wanted.add(e.inode);
+    const same = options.resolveOwners !== undefined && options.memory?.tables.unchanged === true;
+    const wanted = same ? null : new Set<number>();
+    if (wanted !== null) {
+      for (const ns of tables.namespaces) {
+        for (let i = 0; i < ns.entries.length; i++) {
+          const inode = (ns.entries[i] as NetTableEntry).inode;
+          if (inode !== null) wanted.add(inode);
+        }
+      }
+    }
     try {
-      owners = options.resolveOwners ? options.resolveOwners(wanted) : walkSocketOwners(options.ctx, wanted);
+      owners = options.resolveOwners ? options.resolveOwners(wanted) : walkSocketOwners(options.ctx, wanted ?? undefined);
     } catch (err) {
       errors.push(`fd walk: ${err instanceof Error ? err.message : String(err)}`);
       owners = { owners: new Map(), stats: { startedAtMs: Date.now(), durationMs: 0, pids: 0, fdsRead: 0, sockets: 0, errors: 1, vanished: 0 } };
@@ -132,24 +141,24 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
   const listening: ListeningSocket[] = [];
   // Owner keys are shared objects per process (one per pid in a walk): dedupe by identity, cheaply.
   const ownerObjects = new Set<ProcessKey>();
-  const previous = options.previous;
-  const byInode = new Map<number, SocketObservation>();
+  const made = options.memory?.observations;
   let unowned = 0;
   for (const ns of tables.namespaces) {
-    for (const entry of ns.entries) {
+    for (let i = 0; i < ns.entries.length; i++) {
+      const entry = ns.entries[i] as NetTableEntry;
       const owner = entry.inode === null ? null : (owners.owners.get(entry.inode) ?? null);
       if (entry.inode !== null && owner === null) unowned++;
       if (owner !== null) ownerObjects.add(owner);
       if (isListeningEntry(entry)) listening.push(entryToListening(entry, ns.netns, owner));
       else if (isConnectedEntry(entry)) {
-        if (entry.inode === null) {
-          observations.push(entryToObservation(entry, ns.netns, owner));
+        const prior = made?.get(entry);
+        if (prior !== undefined && prior.process === owner && prior.netns === ns.netns) {
+          observations.push(prior);
           continue;
         }
-        const prior = previous?.get(entry.inode);
-        const o = prior !== undefined && unchanged(prior, entry, ns.netns, owner) ? prior : entryToObservation(entry, ns.netns, owner);
+        const o = entryToObservation(entry, ns.netns, owner);
         observations.push(o);
-        byInode.set(entry.inode, o);
+        made?.set(entry, o);
       }
     }
   }
@@ -171,7 +180,6 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
     skipped: tables.skipped,
     errors,
     durationMs: done - started,
-    byInode,
     stats: {
       netTablesMs: afterTables - started,
       fdWalkMs: afterWalk - afterTables,
