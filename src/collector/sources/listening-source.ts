@@ -32,7 +32,7 @@ export class ListeningSource implements ConnectionSource {
   async read(signal: AbortSignal): Promise<SourceReading> {
     if (signal.aborted) throw signal.reason;
     const started = performance.now();
-    const tables = readNetTables({ root: this.ctx.root, netns: this.netns });
+    const tables = readNetTables({ root: this.ctx.root, netns: this.netns, listenersOnly: true });
     const found: Array<{ entry: Parameters<typeof entryToListening>[0]; netns: number }> = [];
     const unknown = new Set<number>();
     for (const ns of tables.namespaces) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { listNetNamespaces, readNetnsInode } from '../../../src/collector/sources/procfs/netns.js';
 import { readNetTables } from '../../../src/collector/sources/procfs/net-tables-reader.js';
+import { isListeningEntry } from '../../../src/collector/sources/procfs/net-table.js';
 import { walkSocketOwners } from '../../../src/collector/sources/procfs/fd-walk.js';
 import { ProcfsScanMemory, takeProcfsSnapshot } from '../../../src/collector/sources/procfs/snapshot.js';
 import { createProcContext, readProcessInfo } from '../../../src/collector/sources/process/reader.js';
@@ -149,4 +150,18 @@ test('snapshots with memory: unchanged sockets are the same objects, a changed o
   assert.equal(third.observations[2], second.observations[2]);
   // Without memory, nothing is shared.
   assert.ok(takeProcfsSnapshot({ ctx, netns: 'all', owners }).observations.every((o, i) => o !== first.observations[i]));
+});
+
+test('listeners only: a TCP table is read up to its first connected socket, UDP tables whole', () => {
+  const full = readNetTables({ root: ROOT, netns: 'all' });
+  const head = readNetTables({ root: ROOT, netns: 'all', listenersOnly: true });
+  assert.deepEqual(head.errors, []);
+  // 100's tcp table: the listener on 80, then an established socket where reading stops (and the garbage line after it is never seen).
+  assert.deepEqual(head.namespaces.map((n) => n.entries.map((e) => [e.protocol, e.state, e.local.port])), [
+    [['tcp', 'LISTEN', 80], ['udp', 'CLOSE', 5353]],
+    [['tcp', 'LISTEN', 6379]],
+  ]);
+  assert.equal(head.skipped, 0);
+  const listeners = (r: typeof full): unknown[] => r.namespaces.flatMap((n) => n.entries.filter(isListeningEntry).map((e) => [n.netns, e.protocol, e.local.port]));
+  assert.deepEqual(listeners(head), listeners(full));
 });

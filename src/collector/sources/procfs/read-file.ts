@@ -55,6 +55,31 @@ export class ReadBuffer {
     this.buf = Buffer.allocUnsafe(initialSize);
   }
 
+  /**
+   * Reads only the start of the file: after each chunk, `end` is asked where the wanted part ends (-1: not
+   * reached yet) and the reading stops there. A /proc file's rest is then never even generated.
+   */
+  readPrefix(path: string, end: (view: Buffer) => number, chunkSize = 1 << 16): Buffer {
+    const fd = openSync(path, 'r');
+    try {
+      let used = 0;
+      for (;;) {
+        if (this.buf.length - used < chunkSize) {
+          const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, used + chunkSize));
+          this.buf.copy(bigger, 0, 0, used);
+          this.buf = bigger;
+        }
+        const n = readSync(fd, this.buf, used, chunkSize, null);
+        if (n === 0) return this.buf.subarray(0, used);
+        used += n;
+        const at = end(this.buf.subarray(0, used));
+        if (at >= 0) return this.buf.subarray(0, at);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   read(path: string): Buffer {
     const fd = openSync(path, 'r');
     try {
