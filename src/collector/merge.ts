@@ -164,13 +164,6 @@ function mergeSingle(key: string, o: SocketObservation): MergedSocket {
   };
 }
 
-/** What a MergeMemo holds for one observation object. */
-export interface Recalled {
-  readonly key: string;
-  /** The record made of this observation alone, when it was the only one for its socket. */
-  readonly merged: MergedSocket | null;
-}
-
 /**
  * The key and record made of each observation object merged before. Sources report an unchanged socket
  * with the same object from one read to the next (the /proc source, the eBPF source its seeds), and a
@@ -178,13 +171,21 @@ export interface Recalled {
  * again. Weak: an observation no source reports any more takes its entry along.
  */
 export class MergeMemo {
-  private readonly recalled = new WeakMap<SocketObservation, Recalled>();
+  /** The record made of the observation alone (it holds the key), or just the key when it was not alone. */
+  private readonly recalled = new WeakMap<SocketObservation, MergedSocket | string>();
 
-  recall(o: SocketObservation): Recalled | undefined {
-    return this.recalled.get(o);
+  key(o: SocketObservation): string | undefined {
+    const r = this.recalled.get(o);
+    return r === undefined || typeof r === 'string' ? r : r.key;
   }
 
-  keep(o: SocketObservation, recalled: Recalled): void {
+  /** The record made of `o` when it was alone on its socket. */
+  merged(o: SocketObservation): MergedSocket | undefined {
+    const r = this.recalled.get(o);
+    return r === undefined || typeof r === 'string' ? undefined : r;
+  }
+
+  keep(o: SocketObservation, recalled: MergedSocket | string): void {
     this.recalled.set(o, recalled);
   }
 }
@@ -212,7 +213,7 @@ export function mergeObservations(
   const fromConntrack: SocketObservation[] = [];
   for (const o of observations) {
     if (o.source === 'conntrack') fromConntrack.push(o);
-    else add(memo?.recall(o)?.key ?? socketKey(o), o);
+    else add(memo?.key(o) ?? socketKey(o), o);
   }
   if (fromConntrack.length > 0) {
     // "Present" means seen by another source: buckets a conntrack observation opened do not count.
@@ -233,18 +234,17 @@ export function mergeObservations(
     if (Array.isArray(bucket)) {
       out[n++] = mergeBucket(key, bucket);
       // Every observation of a bucket was added under its own key.
-      if (memo) for (const o of bucket) if (memo.recall(o) === undefined) memo.keep(o, { key, merged: null });
+      if (memo) for (const o of bucket) if (memo.key(o) === undefined) memo.keep(o, key);
       return;
     }
     if (memo === undefined) {
       out[n++] = mergeSingle(key, bucket);
       return;
     }
-    const recalled = memo.recall(bucket);
-    let merged = recalled?.merged;
-    if (merged == null) {
+    let merged = memo.merged(bucket);
+    if (merged === undefined) {
       merged = mergeSingle(key, bucket);
-      memo.keep(bucket, { key, merged });
+      memo.keep(bucket, merged);
     }
     out[n++] = merged;
   });

@@ -12,8 +12,17 @@ export function endpointKey(e: Endpoint): string {
   return `${e.address}:${e.port}`;
 }
 
+/**
+ * A concatenated string is kept by V8 as a tree of its parts, several hundred bytes for a socket key;
+ * reading a character flattens it in place. The collector keeps a key per socket, so it keeps them flat.
+ */
+export function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
 export function socketKey(t: SocketTuple): string {
-  return `${t.netns}|${t.protocol}|${endpointKey(t.local)}|${endpointKey(t.remote)}`;
+  return flat(`${t.netns}|${t.protocol}|${endpointKey(t.local)}|${endpointKey(t.remote)}`);
 }
 
 /** The key of the other end of the same connection, as seen from the remote side. */
