@@ -12,7 +12,6 @@ import { EbpfSource, createSourceForMode } from '../collector/sources/ebpf/index
 import { ListeningSource } from '../collector/sources/listening-source.js';
 import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
 import { ProcfsSource } from '../collector/sources/procfs-source.js';
-import { createApiServer } from '../api/index.js';
 import type { ApiArgs, CollectorArgs, Command } from './args.js';
 import type { Log } from './log.js';
 import { openFromArgs } from './commands/store-commands.js';
@@ -102,6 +101,9 @@ export async function startCollector(args: CollectorArgs, sink: SnapshotSink, lo
 }
 
 async function startApi(args: ApiArgs, store: { reader: import('../store/index.js').Database }, log: Log): Promise<Running> {
+  // Loaded here, not at the top: `conntrail collect` never serves the API, and GraphQL with Apollo is
+  // about 10 MB of a collector's memory.
+  const { createApiServer } = await import('../api/index.js');
   const server = createApiServer({
     reader: store.reader, log, host: args.listen, port: args.port, token: args.token, production: process.env.NODE_ENV === 'production',
   });
