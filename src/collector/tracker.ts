@@ -186,7 +186,9 @@ export class Tracker {
       count: 1,
       newCount: isNew ? 1 : 0,
     };
-    const groupKey = reuse ? (remembered as TrackedSocket).groupKey : (this.elision ? elisionGroupKey(row) : null);
+    // The group depends on the tuple (fixed per key), direction and process: not on counts or state.
+    const sameGroup = prior !== undefined && prior.row !== null && prior.row.direction === row.direction && prior.row.process === row.process;
+    const groupKey = reuse || sameGroup ? (prior as TrackedSocket).groupKey : (this.elision ? elisionGroupKey(row) : null);
 
     if (prior === undefined) {
       const tracked: TrackedSocket = {

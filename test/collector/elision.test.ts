@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Tracker } from '../../src/collector/tracker.js';
 import type { ConnectionRow, SocketObservation } from '../../src/domain/connection.js';
 import { choosePorts, elideRows, ephemeralPort, portValuation, DEFAULT_ELISION_POLICY } from '../../src/domain/elision.js';
-import { obs, reading } from './observations.js';
+import { listen, obs, reading } from './observations.js';
 
 const INTERVAL = 15_000;
 const T0 = 1_700_000_010_000 - (1_700_000_010_000 % INTERVAL);
@@ -97,6 +97,19 @@ describe('elision', () => {
     assert.ok(elided.length >= 3 && elided.length <= 5);
     assert.equal(sum(elided, (r) => r.count), 20);
     assert.equal(rows.filter((r) => r.direction === 'unknown').length, 20);
+  });
+
+  it('regroups sockets whose direction is learnt later (the same observations, a new listening table)', () => {
+    // Client ports below the server port: the heuristic takes each client end for a server end.
+    const conns = Array.from({ length: 20 }, (_, i) => obs('procfs', `10.0.0.1:${50000 + i}`, '10.0.0.2:59000', { inode: 100 + i, process: CLIENT }));
+    const t = new Tracker({ hostId: 'a', intervalMs: INTERVAL });
+    const before = t.build({ timeMs: T0, readings: [reading('procfs', conns)] }).connections;
+    assert.equal(before.length, 20, 'each taken for a server end: a group of its own');
+    assert.ok(before.every((r) => r.direction === 'incoming'));
+    const after = t.build({ timeMs: T0 + INTERVAL, readings: [reading('procfs', conns, { listening: [listen('10.0.0.2', 59000)] })] }).connections;
+    assert.ok(after.length >= 3 && after.length <= 5, `rows: ${after.length}`);
+    assert.ok(after.every((r) => r.direction === 'outgoing'));
+    assert.equal(sum(after, (r) => r.count), 20);
   });
 
   it('stays bounded when the ports cluster on multiples of a power of three', () => {
