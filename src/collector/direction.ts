@@ -41,6 +41,12 @@ export interface DirectionTables {
   readonly listening: ReadonlyMap<number, ReadonlyMap<Protocol, ReadonlyMap<number, PortListeners>>>;
   /** netns|address of every listening socket bound to a specific address: those addresses are local. */
   readonly localAddresses: ReadonlySet<string>;
+  /**
+   * The latest namespace and protocol asked about, and their listeners: the tracker asks socket after
+   * socket of the same namespace, and a namespace inode above 2^31 used as a map key is a new heap
+   * number at each lookup. A cache of these tables alone, made with them.
+   */
+  readonly lastLookup: { netns: number; protocol: Protocol | null; byPort: ReadonlyMap<number, PortListeners> | undefined };
 }
 
 export interface DirectionDecision {
@@ -100,7 +106,7 @@ export function buildDirectionTables(
     if (isUnspecified(l.address)) at.anyAddress = true;
     else localAddresses.add(`${l.netns}|${l.address}`);
   }
-  return { conntrack, listening: listen, localAddresses };
+  return { conntrack, listening: listen, localAddresses, lastLookup: { netns: -1, protocol: null, byPort: undefined } };
 }
 
 /** `key`: the socket's key when the caller has it (socketKey(s)), to spare building it again. */
@@ -109,8 +115,19 @@ export function directionFromConntrack(s: SocketTuple, tables: DirectionTables, 
   return tables.conntrack.get(key ?? tupleKey(s.netns, s.protocol, s.local, s.remote)) ?? 'unknown';
 }
 
+/** The listeners of the socket's namespace and protocol (see DirectionTables.lastLookup). */
+function listenersOf(tables: DirectionTables, s: SocketTuple): ReadonlyMap<number, PortListeners> | undefined {
+  const last = tables.lastLookup;
+  if (last.netns === s.netns && last.protocol === s.protocol) return last.byPort;
+  const byPort = tables.listening.get(s.netns)?.get(s.protocol);
+  last.netns = s.netns;
+  last.protocol = s.protocol;
+  last.byPort = byPort;
+  return byPort;
+}
+
 function listensOn(tables: DirectionTables, s: SocketTuple, address: string, port: number): boolean {
-  const at = tables.listening.get(s.netns)?.get(s.protocol)?.get(port);
+  const at = listenersOf(tables, s)?.get(port);
   if (at === undefined) return false;
   return at.anyAddress || at.addresses.has(address);
 }

@@ -173,6 +173,11 @@ function mergeSingle(key: string, o: SocketObservation): MergedSocket {
 export class MergeMemo {
   /** The record made of the observation alone (it holds the key), or just the key when it was not alone. */
   private readonly recalled = new WeakMap<SocketObservation, MergedSocket | string>();
+  /**
+   * The buckets of the merges, kept from one to the next: a steady host has the same sockets each time,
+   * and refilling kept buckets makes no garbage, where a map of every socket per merge made megabytes.
+   */
+  readonly buckets = new Buckets();
 
   key(o: SocketObservation): string | undefined {
     const r = this.recalled.get(o);
@@ -190,6 +195,61 @@ export class MergeMemo {
   }
 }
 
+/** The observations of one socket in one merge: one is the rule, `more` holds the rest when there are. */
+interface Bucket {
+  generation: number;
+  first: SocketObservation;
+  more: SocketObservation[] | null;
+}
+
+/** Observations by socket key for one merge at a time; buckets of sockets not seen again are dropped. */
+class Buckets {
+  private readonly byKey = new Map<string, Bucket>();
+  private generation = 0;
+  private anyMore = false;
+
+  /** Starts a merge: every bucket counts as empty until added to. */
+  begin(): void {
+    this.generation++;
+  }
+
+  add(key: string, o: SocketObservation): void {
+    const b = this.byKey.get(key);
+    if (b === undefined) this.byKey.set(key, { generation: this.generation, first: o, more: null });
+    else if (b.generation !== this.generation) {
+      b.generation = this.generation;
+      b.first = o;
+      b.more = null;
+    } else {
+      (b.more ??= []).push(o);
+      this.anyMore = true;
+    }
+  }
+
+  has(key: string): boolean {
+    return this.byKey.get(key)?.generation === this.generation;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The filled buckets, in the order their sockets were first seen; drops the empty ones. */
+  forEach(fn: (b: Bucket, key: string) => void): void {
+    this.byKey.forEach((b, key) => {
+      if (b.generation !== this.generation) this.byKey.delete(key);
+      else fn(b, key);
+    });
+  }
+
+  /** Lets go of the observations (a kept bucket must not hold last merge's readings alive). */
+  release(): void {
+    if (!this.anyMore) return;
+    this.byKey.forEach((b) => { b.more = null; });
+    this.anyMore = false;
+  }
+}
+
 /**
  * Merges all observations of one interval into one record per socket, in no particular order (the
  * tracker orders what is left after elision: sorting every socket each interval would cost more).
@@ -202,18 +262,13 @@ export function mergeObservations(
   known: (key: string) => boolean = () => false,
   memo?: MergeMemo,
 ): MergedSocket[] {
-  // One observation per socket is the rule; a bucket becomes an array only when a second one comes.
-  const buckets = new Map<string, SocketObservation | SocketObservation[]>();
-  const add = (key: string, o: SocketObservation): void => {
-    const bucket = buckets.get(key);
-    if (bucket === undefined) buckets.set(key, o);
-    else if (Array.isArray(bucket)) bucket.push(o);
-    else buckets.set(key, [bucket, o]);
-  };
+  const buckets = memo?.buckets ?? new Buckets();
+  buckets.begin();
   const fromConntrack: SocketObservation[] = [];
-  for (const o of observations) {
+  for (let i = 0; i < observations.length; i++) {
+    const o = observations[i] as SocketObservation;
     if (o.source === 'conntrack') fromConntrack.push(o);
-    else add(memo?.key(o) ?? socketKey(o), o);
+    else buckets.add(memo?.key(o) ?? socketKey(o), o);
   }
   if (fromConntrack.length > 0) {
     // "Present" means seen by another source: buckets a conntrack observation opened do not count.
@@ -224,30 +279,34 @@ export function mergeObservations(
       const placed = placeConntrack(o, natByOriginal, present, known);
       const key = socketKey(placed);
       if (!buckets.has(key)) openedByConntrack.add(key);
-      add(key, placed);
+      buckets.add(key, placed);
     }
   }
+  // Sized up front (at least as many as there are buckets): a list grown one push at a time leaves copies.
   const out = new Array<MergedSocket>(buckets.size);
   let n = 0;
-  // forEach, not for-of over entries: that makes a [key, value] array per socket.
   buckets.forEach((bucket, key) => {
-    if (Array.isArray(bucket)) {
-      out[n++] = mergeBucket(key, bucket);
+    if (bucket.more !== null) {
+      const all = [bucket.first, ...bucket.more];
+      out[n++] = mergeBucket(key, all);
       // Every observation of a bucket was added under its own key.
-      if (memo) for (const o of bucket) if (memo.key(o) === undefined) memo.keep(o, key);
+      if (memo) for (const o of all) if (memo.key(o) === undefined) memo.keep(o, key);
       return;
     }
+    const single = bucket.first;
     if (memo === undefined) {
-      out[n++] = mergeSingle(key, bucket);
+      out[n++] = mergeSingle(key, single);
       return;
     }
-    let merged = memo.merged(bucket);
+    let merged = memo.merged(single);
     if (merged === undefined) {
-      merged = mergeSingle(key, bucket);
-      memo.keep(bucket, merged);
+      merged = mergeSingle(key, single);
+      memo.keep(single, merged);
     }
     out[n++] = merged;
   });
+  out.length = n;
+  buckets.release();
   return out;
 }
 

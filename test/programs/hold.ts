@@ -16,17 +16,22 @@ if (role === 'server') {
     sockets.push(s);
     s.on('error', () => undefined);
     s.on('data', (d) => s.write(d));
-  }).listen(port, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ pid: process.pid, ports: [port] })}\n`));
+  }).listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.stdout.write(`${JSON.stringify({ pid: process.pid, ports: [port] })}\n`));
 } else {
   process.title = c;
   const count = Number(a);
   const holdMs = Number(b);
   const sockets: net.Socket[] = [];
   let open = 0;
-  for (let i = 0; i < count; i++) {
+  // At most 256 connects in flight: thousands at once overflow the listener's accept queue and get reset.
+  let started = 0;
+  const connectNext = (): void => {
+    if (started >= count) return;
+    started++;
     const s = net.connect({ host: '127.0.0.1', port }, () => {
       s.write('hello');
       open++;
+      connectNext();
       if (open === count) {
         process.stdout.write(`${JSON.stringify({ pid: process.pid, ports: sockets.map((x) => x.localPort) })}\n`);
         setTimeout(() => {
@@ -40,5 +45,6 @@ if (role === 'server') {
       process.exit(1);
     });
     sockets.push(s);
-  }
+  };
+  for (let i = 0; i < Math.min(256, count); i++) connectNext();
 }

@@ -24,10 +24,17 @@ export class NetnsFilterSource implements ConnectionSource {
     const listening = reading.listening.every(ours) ? reading.listening : reading.listening.filter(ours);
     // Owner keys are mostly shared objects: dedupe by identity before making a text key per owner.
     const keys = new Set<ProcessKey>();
-    for (const o of observations) if (o.process) keys.add(o.process);
-    for (const l of listening) if (l.process) keys.add(l.process);
+    // Indexed loops: for-of makes an iterator result per element wherever the loop is not optimised.
+    for (let i = 0; i < observations.length; i++) {
+      const p = (observations[i] as (typeof observations)[number]).process;
+      if (p) keys.add(p);
+    }
+    for (let i = 0; i < listening.length; i++) {
+      const p = (listening[i] as (typeof listening)[number]).process;
+      if (p) keys.add(p);
+    }
     const owners = new Set<string>();
-    for (const k of keys) owners.add(`${k.pid}/${k.startedAtMs}`);
+    keys.forEach((k) => owners.add(`${k.pid}/${k.startedAtMs}`));
     return {
       observations,
       listening,

@@ -38,18 +38,45 @@ test('with the previous parse: unchanged lines give the same entries, changed an
   const addresses = createAddressCache();
   const first = parseNetTable(text, { protocol: 'tcp', family: 4, addresses });
   const again = parseNetTable(text, { protocol: 'tcp', family: 4, addresses, previous: first.entries });
-  assert.deepEqual(again, first);
+  assert.deepEqual(again.entries, first.entries);
+  assert.equal(again.skipped, first.skipped);
+  assert.deepEqual(again.inodes, { added: [], removed: [] }, 'the same sockets: nothing came or went');
   // Every entry with an inode is the very same object; TIME_WAIT and request sockets (no inode) are new.
   assert.deepEqual(again.entries.map((e, i) => e === first.entries[i]), first.entries.map((e) => e.inode !== null));
   // Line 1 (inode 5000) goes, line 2 (inode 5001) changes its queues, the last two swap places.
   const changed = [lines[0], lines[2]?.replace('00000010:00000001', '00000011:00000001'), ...lines.slice(3, -3), lines[lines.length - 2], lines[lines.length - 3], ''];
   const next = parseNetTable(changed.join('\n'), { protocol: 'tcp', family: 4, addresses, previous: again.entries });
-  assert.deepEqual(next, parseNetTable(changed.join('\n'), { protocol: 'tcp', family: 4 }), 'the same values as a parse from scratch');
+  const scratch = parseNetTable(changed.join('\n'), { protocol: 'tcp', family: 4 });
+  assert.deepEqual(next.entries, scratch.entries, 'the same values as a parse from scratch');
+  assert.deepEqual(next.inodes, { added: [], removed: [5000] }, 'a changed or moved line is the same socket; only 5000 went');
   const reused = (e: (typeof next.entries)[number]): boolean => again.entries.includes(e);
   assert.equal(next.entries[0]?.inode, 5001);
   assert.equal(reused(next.entries[0]!), false, 'changed queues: a new entry');
   assert.equal(next.entries[0]?.txQueue, 0x11);
   assert.ok(next.entries.slice(1).every((e) => reused(e) === (e.inode !== null)), 'the rest, moved or not, reused');
+});
+
+test('with the previous parse: sockets that came and went, in a long table reshuffled or not', () => {
+  const line = (sl: number, port: number, inode: number): string =>
+    `${String(sl).padStart(4)}: 0100007F:${port.toString(16).toUpperCase().padStart(4, '0')} 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 20 4 30 10 -1`;
+  const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+  const table = (inodes: readonly number[]): string => [header, ...inodes.map((inode, i) => line(i, 40000 + (inode % 20000), inode)), ''].join('\n');
+  const base = Array.from({ length: 1000 }, (_, i) => 100_000 + i);
+  const first = parseNetTable(table(base), { protocol: 'tcp', family: 4 });
+  // A few go (some in a run longer than the look-ahead), a few come in between, two swap places.
+  const gone = new Set([100_010, ...Array.from({ length: 40 }, (_, i) => 100_500 + i), 100_999]);
+  const kept = base.filter((inode) => !gone.has(inode));
+  const next = [...kept.slice(0, 100), 900_001, ...kept.slice(100, 300), 900_002, 900_003, ...kept.slice(300)];
+  [next[5], next[6]] = [next[6] as number, next[5] as number];
+  const parsed = parseNetTable(table(next), { protocol: 'tcp', family: 4, previous: first.entries });
+  assert.deepEqual([...(parsed.inodes?.added ?? [])].sort(), [900_001, 900_002, 900_003]);
+  assert.deepEqual([...(parsed.inodes?.removed ?? [])].sort(), [...gone].sort());
+  const before = new Set(first.entries);
+  assert.equal(parsed.entries.filter((e) => before.has(e)).length, kept.length, 'every socket that stayed is the same entry');
+  // A table in another order altogether: still exact (an index of the previous parse takes over).
+  const shuffled = [...next].reverse();
+  const again = parseNetTable(table(shuffled), { protocol: 'tcp', family: 4, previous: parsed.entries });
+  assert.deepEqual(again.inodes, { added: [], removed: [] });
 });
 
 test('tcp6: canonical IPv6 text, IPv4-mapped addresses unwrapped', () => {

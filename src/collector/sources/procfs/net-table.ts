@@ -25,6 +25,17 @@ export interface NetTableParse {
   readonly entries: NetTableEntry[];
   /** Malformed or truncated lines (the header and empty lines are not counted). */
   readonly skipped: number;
+  /**
+   * With `previous`: the socket inodes that came (in no entry of the previous parse) and went (in no entry
+   * of this one). Tiny on a steady host, and what keeps the owner index from looking at every socket.
+   */
+  readonly inodes?: InodeChanges;
+}
+
+/** Socket inodes new to a table and gone from it since the previous parse. */
+export interface InodeChanges {
+  readonly added: readonly number[];
+  readonly removed: readonly number[];
 }
 
 export interface NetTableParseOptions {
@@ -48,6 +59,14 @@ export interface AddressCache {
   readonly v4: Map<number, string>;
   readonly v6: Map<string, string>;
 }
+
+/**
+ * How far ahead of the walk along the previous parse a line's inode is looked for (sockets that went are
+ * passed over), and how many passed-over or missed entries are tolerated before an index of the previous
+ * parse is built instead (a reshuffled table).
+ */
+const LOOKAHEAD = 4096;
+const MAX_STRAYS = 256;
 
 /** Most addresses one cache keeps: past it, it starts over (a host talks to few addresses at a time). */
 const ADDRESS_CACHE_MAX = 4096;
@@ -97,17 +116,19 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
   const order = options.byteOrder ?? 'LE';
   const addrLength = family === 4 ? 8 : 32;
   const endpointLength = addrLength + 5;
-  const entries: NetTableEntry[] = [];
+  // Sized for as many lines as last time (and trimmed at the end): a list grown by pushes leaves copies.
+  const entries = new Array<NetTableEntry>((options.previous?.length ?? 0) + 64);
+  let kept = 0;
   // The same few addresses recur on every line. IPv4 keys are the hex word's value.
   const cache = options.addresses ?? createAddressCache();
   if (cache.v4.size > ADDRESS_CACHE_MAX) cache.v4.clear();
   if (cache.v6.size > ADDRESS_CACHE_MAX) cache.v6.clear();
   const previous = options.previous ?? [];
-  let cursor = 0;
-  let previousIndex: Map<number, number> | null = null;
   const starts = new Int32Array(FIELDS);
   const ends = new Int32Array(FIELDS);
   let skipped = 0;
+  const walk = new PreviousWalk(previous);
+  const added: number[] = [];
 
   const decodeAddress = (start: number): string | null => {
     let key: number | string;
@@ -131,26 +152,6 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
   const endpointOk = (field: number): boolean => {
     const s = starts[field] ?? 0;
     return (ends[field] ?? 0) - s === endpointLength && buf[s + addrLength] === COLON;
-  };
-  /** The previous entry of this inode, looked for first where the walk along the previous parse is. */
-  const previousOf = (inode: number): NetTableEntry | undefined => {
-    if (inode === 0) return undefined;
-    const next = previous[cursor];
-    if (next !== undefined && next.inode === inode) {
-      cursor++;
-      return next;
-    }
-    if (previousIndex === null) {
-      previousIndex = new Map();
-      for (let i = 0; i < previous.length; i++) {
-        const e = previous[i] as NetTableEntry;
-        if (e.inode !== null) previousIndex.set(e.inode, i);
-      }
-    }
-    const at = previousIndex.get(inode);
-    if (at === undefined) return undefined;
-    cursor = at + 1;
-    return previous[at];
   };
 
   let pos = 0;
@@ -194,19 +195,95 @@ export function parseNetTable(input: Uint8Array | string, options: NetTableParse
       skipped++;
       continue;
     }
-    const prior = previousOf(inode);
+    const prior = inode === 0 ? undefined : walk.find(inode);
+    if (prior === undefined && inode !== 0) added.push(inode);
     if (prior !== undefined && prior.state === state && prior.local.port === localPort && prior.remote.port === remotePort
       && prior.local.address === localAddress && prior.remote.address === remoteAddress
       && prior.uid === uid && prior.txQueue === txQueue && prior.rxQueue === rxQueue) {
-      entries.push(prior);
+      entries[kept++] = prior;
       continue;
     }
-    entries.push({
+    entries[kept++] = ({
       protocol, family, local: { address: localAddress, port: localPort }, remote: { address: remoteAddress, port: remotePort },
       state, inode: inode === 0 ? null : inode, uid, txQueue, rxQueue,
     });
   }
-  return { entries, skipped };
+  entries.length = kept;
+  return options.previous ? { entries, skipped, inodes: { added, removed: walk.leftOver() } } : { entries, skipped };
+}
+
+/**
+ * The walk along the previous parse that finds a line's previous entry by its inode. Lines come in the
+ * same order from one read to the next (hash-bucket order), so the next entry is nearly always the one;
+ * sockets that went are passed over by looking a little ahead, lines that moved are found among those
+ * passed over, and only a reshuffled table gets an index. Each previous entry is found at most once, so
+ * what is left at the end is what went.
+ */
+class PreviousWalk {
+  private cursor = 0;
+  /** Previous entries passed over and not found since. */
+  private strays: NetTableEntry[] = [];
+  private misses = 0;
+  private index: Map<number, NetTableEntry> | null = null;
+
+  constructor(private readonly previous: readonly NetTableEntry[]) {}
+
+  find(inode: number): NetTableEntry | undefined {
+    if (this.index !== null) {
+      const e = this.index.get(inode);
+      if (e !== undefined) this.index.delete(inode);
+      return e;
+    }
+    const previous = this.previous;
+    // Entries without an inode (TIME_WAIT) are never found again: step over them.
+    while (this.cursor < previous.length && (previous[this.cursor] as NetTableEntry).inode === null) this.cursor++;
+    const limit = Math.min(previous.length, this.cursor + LOOKAHEAD);
+    for (let j = this.cursor; j < limit; j++) {
+      const e = previous[j] as NetTableEntry;
+      if (e.inode !== inode) continue;
+      for (let k = this.cursor; k < j; k++) if ((previous[k] as NetTableEntry).inode !== null) this.strays.push(previous[k] as NetTableEntry);
+      this.cursor = j + 1;
+      if (this.strays.length > MAX_STRAYS) this.buildIndex();
+      return e;
+    }
+    for (let k = 0; k < this.strays.length; k++) {
+      const e = this.strays[k] as NetTableEntry;
+      if (e.inode !== inode) continue;
+      this.strays[k] = this.strays[this.strays.length - 1] as NetTableEntry;
+      this.strays.pop();
+      return e;
+    }
+    // Not in the previous parse near here: a new socket, or a table in another order than last time.
+    if (++this.misses > MAX_STRAYS) this.buildIndex();
+    return undefined;
+  }
+
+  /** Inodes of the previous entries never found. */
+  leftOver(): number[] {
+    const out: number[] = [];
+    if (this.index !== null) {
+      this.index.forEach((_, inode) => out.push(inode));
+      return out;
+    }
+    for (const e of this.strays) out.push(e.inode as number);
+    for (let k = this.cursor; k < this.previous.length; k++) {
+      const inode = (this.previous[k] as NetTableEntry).inode;
+      if (inode !== null) out.push(inode);
+    }
+    return out;
+  }
+
+  private buildIndex(): void {
+    const index = new Map<number, NetTableEntry>();
+    for (const e of this.strays) index.set(e.inode as number, e);
+    for (let k = this.cursor; k < this.previous.length; k++) {
+      const e = this.previous[k] as NetTableEntry;
+      if (e.inode !== null) index.set(e.inode, e);
+    }
+    this.strays = [];
+    this.cursor = this.previous.length;
+    this.index = index;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Family, Protocol } from '../../../domain/connection.js';
 import { readHex, type ByteOrder } from './address.js';
 import { errnoCode, isVanished } from './errors.js';
 import { listNetNamespaces, readNetnsInode } from './netns.js';
-import { createAddressCache, parseNetTable, type AddressCache, type NetTableEntry } from './net-table.js';
+import { createAddressCache, parseNetTable, type AddressCache, type InodeChanges, type NetTableEntry } from './net-table.js';
 import { ReadBuffer, readProcFile } from './read-file.js';
 import { parseSockstat, tableMayHaveEntries, type SockstatCounts } from './sockstat.js';
 
@@ -53,29 +53,61 @@ export class NetTablesMemory {
   private next = new Map<string, readonly NetTableEntry[]>();
   private same = true;
   private unchangedRead = false;
+  private added: number[] = [];
+  private removed: number[] = [];
+  private changes: InodeChanges = { added: [], removed: [] };
 
   /** Whether the latest read gave exactly the entry objects of the one before, table by table. */
   get unchanged(): boolean {
     return this.unchangedRead;
   }
 
+  /**
+   * Socket inodes that came and went with the latest read, over every table read (a table read for the
+   * first time adds all of its own; a table no longer read removes all of its own).
+   */
+  get inodeChanges(): InodeChanges {
+    return this.changes;
+  }
+
   previous(netns: number, table: NetTableName): readonly NetTableEntry[] | undefined {
     return this.entries.get(`${netns}/${table}`);
   }
 
-  keep(netns: number, table: NetTableName, entries: readonly NetTableEntry[]): void {
+  /** `inodes`: what the parse against the previous entries found changed (absent: no previous entries). */
+  keep(netns: number, table: NetTableName, entries: readonly NetTableEntry[], inodes?: InodeChanges): void {
     const key = `${netns}/${table}`;
     const before = this.entries.get(key);
     if (this.same && !(before !== undefined && before.length === entries.length && before.every((e, i) => e === entries[i]))) this.same = false;
+    if (inodes !== undefined && before !== undefined) {
+      for (const inode of inodes.added) this.added.push(inode);
+      for (const inode of inodes.removed) this.removed.push(inode);
+    } else {
+      if (before !== undefined) pushInodes(this.removed, before);
+      pushInodes(this.added, entries);
+    }
     this.next.set(key, entries);
   }
 
   /** Ends a read: tables not read this time (a namespace gone) are forgotten. */
   turn(): void {
     this.unchangedRead = this.same && this.next.size === this.entries.size;
+    this.entries.forEach((entries, key) => {
+      if (!this.next.has(key)) pushInodes(this.removed, entries);
+    });
+    this.changes = { added: this.added, removed: this.removed };
+    this.added = [];
+    this.removed = [];
     this.entries = this.next;
     this.next = new Map();
     this.same = true;
+  }
+}
+
+function pushInodes(into: number[], entries: readonly NetTableEntry[]): void {
+  for (let i = 0; i < entries.length; i++) {
+    const inode = (entries[i] as NetTableEntry).inode;
+    if (inode !== null) into.push(inode);
   }
 }
 
@@ -173,7 +205,7 @@ function readTablesOf(root: string, who: number | 'self', netns: number, options
       ...shape, byteOrder: options.byteOrder ?? 'LE',
       ...(memory ? { addresses: memory.addresses[shape.family] } : {}), ...(previous ? { previous } : {}),
     });
-    memory?.keep(netns, name, parsed.entries);
+    memory?.keep(netns, name, parsed.entries, parsed.inodes);
     // Most namespaces fill one table: take its list as it is rather than copy it (the memory keeps that
     // list as the table's, so a second table's entries go into a copy).
     if (entries.length === 0) entries = parsed.entries;

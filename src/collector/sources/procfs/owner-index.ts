@@ -3,6 +3,7 @@ import type { ProcessKey } from '../../../domain/connection.js';
 import type { ProcContext } from '../process/reader.js';
 import { FdWalk, type SocketOwners } from './fd-walk.js';
 import { listPids } from './netns.js';
+import type { InodeChanges } from './net-table.js';
 
 /**
  * Socket owners kept from one /proc scan to the next, so that a steady host costs no fd walk at all.
@@ -69,7 +70,10 @@ export class SocketOwnerIndex {
   private readonly now: () => number;
   private lastFullWalkMs = Number.NEGATIVE_INFINITY;
   private last: OwnerResolveStats = NO_RESOLVE;
-  private present: ReadonlySet<number> = new Set();
+  /** The socket inodes of the tables (kept up to date by changes, or replaced by a whole set). */
+  private present = new Set<number>();
+  /** Present sockets without an owner yet that no walk of every process has confirmed unowned. */
+  private readonly pending = new Set<number>();
 
   constructor(private readonly options: SocketOwnerIndexOptions) {
     this.fullWalkGapMs = options.fullWalkGapMs ?? DEFAULT_FULL_WALK_GAP_MS;
@@ -82,20 +86,31 @@ export class SocketOwnerIndex {
   }
 
   /**
-   * Owners of `sockets` (the socket inodes of the tables just read; null: the same as the last time),
-   * walking only what may have changed. Forgets sockets no longer present. Throws only if /proc itself
-   * cannot be listed.
+   * Owners of the sockets of the tables just read, walking only what may have changed. `sockets`: every
+   * socket inode of the tables; or just what came and went since the previous call (the cheap way on a
+   * steady host); or null for "the same as the last time". Forgets sockets no longer present. Throws only
+   * if /proc itself cannot be listed.
    */
-  resolve(sockets: ReadonlySet<number> | null): SocketOwners {
-    // null: the same sockets as the last time.
-    const present = sockets ?? this.present;
-    this.present = present;
+  resolve(sockets: ReadonlySet<number> | InodeChanges | null): SocketOwners {
     const started = performance.now();
     const startedAtMs = Date.now();
+    // Sockets to look for: those new to the tables, those still pending, and those whose owner exited.
+    const unknown = new Set<number>();
+    if (sockets instanceof Set) {
+      this.present = new Set(sockets);
+      this.present.forEach((inode) => {
+        if (!this.owners.has(inode) && !this.unowned.has(inode)) unknown.add(inode);
+      });
+    } else if (sockets !== null) {
+      const changes = sockets as InodeChanges;
+      for (const inode of changes.removed) this.present.delete(inode);
+      for (const inode of changes.added) this.present.add(inode);
+      for (const inode of changes.added) if (!this.owners.has(inode) && !this.unowned.has(inode)) unknown.add(inode);
+    }
+    const present = this.present;
     const pids = listPids(this.options.ctx.root);
     const alive = new Set(pids);
     for (const pid of this.pids.keys()) if (!alive.has(pid)) this.pids.delete(pid);
-    const unknown = new Set<number>();
     this.owners.forEach((owner, inode) => {
       if (!present.has(inode)) this.owners.delete(inode);
       else if (!alive.has(owner.pid)) {
@@ -103,10 +118,11 @@ export class SocketOwnerIndex {
         unknown.add(inode);
       }
     });
-    for (const inode of this.unowned) if (!present.has(inode)) this.unowned.delete(inode);
-    // The same sockets as the last time, all of them accounted for then: only exited owners can be unknown.
-    const settled = sockets === null && this.last.unowned === this.unowned.size;
-    if (!settled) for (const inode of present) if (!this.owners.has(inode) && !this.unowned.has(inode)) unknown.add(inode);
+    this.unowned.forEach((inode) => { if (!present.has(inode)) this.unowned.delete(inode); });
+    this.pending.forEach((inode) => {
+      if (!present.has(inode) || this.owners.has(inode) || this.unowned.has(inode)) this.pending.delete(inode);
+      else unknown.add(inode);
+    });
 
     const counts = { unknown: unknown.size, pidsWalked: 0, fdsRead: 0, errors: 0, vanished: 0 };
     let fullWalk = false;
@@ -124,10 +140,13 @@ export class SocketOwnerIndex {
         this.lastFullWalkMs = this.now();
         // Every process that lived when the tables were read has been walked: these have no owner we can see.
         for (const inode of unknown) this.unowned.add(inode);
+        unknown.clear();
       }
     }
-    let unowned = 0;
-    for (const inode of present) if (!this.owners.has(inode)) unowned++;
+    // What is still unknown waits for the next walk of every process.
+    unknown.forEach((inode) => this.pending.add(inode));
+    // Owners are kept for present sockets only.
+    const unowned = present.size - this.owners.size;
     this.last = { unknown: counts.unknown, pidsWalked: counts.pidsWalked, fdsRead: counts.fdsRead, fullWalk, unowned };
     return {
       owners: this.owners,
@@ -149,7 +168,7 @@ export class SocketOwnerIndex {
     for (const [inode, owner] of walk.owners) {
       const known = this.owners.get(inode);
       if (known === undefined) {
-        if (!this.unowned.delete(inode)) continue;
+        if (!this.unowned.delete(inode) && !this.pending.delete(inode)) continue;
       } else {
         if (known.pid === owner.pid && known.startedAtMs === owner.startedAtMs) continue;
         const walkedAt = this.pids.get(known.pid)?.walkedAtMs;

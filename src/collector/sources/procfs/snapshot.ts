@@ -3,7 +3,7 @@ import { ProcessCache } from '../process/cache.js';
 import type { ProcContext } from '../process/reader.js';
 import type { ByteOrder } from './address.js';
 import { walkSocketOwners, type FdWalkStats, type SocketOwners } from './fd-walk.js';
-import { isConnectedEntry, isListeningEntry, type NetTableEntry } from './net-table.js';
+import { isConnectedEntry, isListeningEntry, type InodeChanges, type NetTableEntry } from './net-table.js';
 import { NetTablesMemory, readNetTables, type NetnsSelection, type NetTableName } from './net-tables-reader.js';
 
 /**
@@ -23,10 +23,10 @@ export interface ProcfsSnapshotOptions {
   readonly owners?: SocketOwners;
   /**
    * Finds the owners of the tables' socket inodes when `owners` is absent (an index kept between scans);
-   * by default a synchronous walk of every process. With `memory`, null stands for "the same sockets as
-   * the last time" (the tables gave exactly the same entries), which spares collecting them again.
+   * by default a synchronous walk of every process. With `memory`, it is given only the socket inodes that
+   * came and went since the previous snapshot, which spares collecting every socket of the tables again.
    */
-  readonly resolveOwners?: (wanted: ReadonlySet<number> | null) => SocketOwners;
+  readonly resolveOwners?: (wanted: ReadonlySet<number> | InodeChanges | null) => SocketOwners;
   /**
    * What to keep from one snapshot to the next (a source takes them repeatedly): unchanged table lines
    * give the same entries again, and an unchanged socket is reported with the same observation object,
@@ -117,10 +117,12 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
   let owners: SocketOwners;
   if (options.owners) owners = options.owners;
   else {
-    // Only the sockets in the tables matter here: the walk may stop once they all have an owner.
-    const same = options.resolveOwners !== undefined && options.memory?.tables.unchanged === true;
-    const wanted = same ? null : new Set<number>();
-    if (wanted !== null) {
+    // With memory, an owner index is told only what came and went (it keeps the rest); a walk of every
+    // process wants every socket of the tables (it may stop once they all have an owner).
+    const changes = options.resolveOwners !== undefined && options.memory !== undefined ? options.memory.tables.inodeChanges : null;
+    let wanted: Set<number> | null = null;
+    if (changes === null) {
+      wanted = new Set<number>();
       for (const ns of tables.namespaces) {
         for (let i = 0; i < ns.entries.length; i++) {
           const inode = (ns.entries[i] as NetTableEntry).inode;
@@ -129,7 +131,7 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
       }
     }
     try {
-      owners = options.resolveOwners ? options.resolveOwners(wanted) : walkSocketOwners(options.ctx, wanted ?? undefined);
+      owners = options.resolveOwners ? options.resolveOwners(changes ?? wanted) : walkSocketOwners(options.ctx, wanted ?? undefined);
     } catch (err) {
       errors.push(`fd walk: ${err instanceof Error ? err.message : String(err)}`);
       owners = { owners: new Map(), stats: { startedAtMs: Date.now(), durationMs: 0, pids: 0, fdsRead: 0, sockets: 0, errors: 1, vanished: 0 } };
@@ -137,7 +139,11 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
   }
   const afterWalk = performance.now();
 
-  const observations: SocketObservation[] = [];
+  // Sized for every entry (and trimmed): a list grown by pushes leaves copies of itself behind.
+  let total = 0;
+  for (const ns of tables.namespaces) total += ns.entries.length;
+  const observations = new Array<SocketObservation>(total);
+  let observed = 0;
   const listening: ListeningSocket[] = [];
   // Owner keys are shared objects per process (one per pid in a walk): dedupe by identity, cheaply.
   const ownerObjects = new Set<ProcessKey>();
@@ -153,16 +159,17 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
       else if (isConnectedEntry(entry)) {
         const prior = made?.get(entry);
         if (prior !== undefined && prior.process === owner && prior.netns === ns.netns) {
-          observations.push(prior);
+          observations[observed++] = prior;
           continue;
         }
         const o = entryToObservation(entry, ns.netns, owner);
-        observations.push(o);
+        observations[observed++] = o;
         made?.set(entry, o);
       }
     }
   }
 
+  observations.length = observed;
   const afterAssemble = performance.now();
   const cache = options.cache ?? new ProcessCache(options.ctx);
   const processes: ProcessInfo[] = [];
