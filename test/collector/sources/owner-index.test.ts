@@ -115,6 +115,46 @@ test('a socket the quick pass misses waits for the full walk gap; a complete wal
   }
 });
 
+test('told only what came and went, the index keeps the rest: the same owners as when told every socket', () => {
+  const tree = procTree();
+  try {
+    tree.addProcess(10, { 3: 'socket:[501]', 4: 'socket:[502]' });
+    tree.addProcess(20, { 3: 'socket:[601]' });
+    let clock = 0;
+    const ctx = { root: tree.root, bootTimeMs: BOOT_MS, clkTck: 100 };
+    const index = new SocketOwnerIndex({ ctx, fullWalkGapMs: 1000, now: () => clock });
+    const first = index.resolve({ added: [501, 502, 601, 999], removed: [] });
+    assert.deepEqual([...first.owners.keys()].sort(), [501, 502, 601]);
+    assert.deepEqual(index.stats(), { unknown: 4, pidsWalked: 2, fdsRead: 3, fullWalk: true, unowned: 1 });
+
+    // Nothing came or went: nothing is read.
+    clock += 10;
+    index.resolve({ added: [], removed: [] });
+    assert.deepEqual(index.stats(), { unknown: 0, pidsWalked: 0, fdsRead: 0, fullWalk: false, unowned: 1 });
+
+    // 502 and 601 went, 602 came in a process whose fd count did not change: it waits for the gap.
+    tree.unlink(10, 4);
+    tree.unlink(20, 3);
+    tree.link(20, 3, 'socket:[602]');
+    const early = index.resolve({ added: [602], removed: [502, 601] });
+    assert.equal(early.owners.has(502), false, 'a socket that went is forgotten');
+    assert.equal(early.owners.has(602), false);
+    assert.equal(index.stats().unowned, 2);
+    clock += 10;
+    // Not told again: 602 is still looked for (pending), and found once the gap has passed.
+    index.resolve({ added: [], removed: [] });
+    assert.equal(index.stats().unknown, 1, 'the pending socket is asked for again');
+    clock += 1000;
+    const late = index.resolve({ added: [], removed: [] });
+    assert.equal(late.owners.get(602)?.pid, 20);
+    assert.deepEqual(index.stats(), { unknown: 1, pidsWalked: 2, fdsRead: 2, fullWalk: true, unowned: 1 });
+    assert.deepEqual([...late.owners.keys()].sort(), [501, 602], 'the same owners as a walk of everything finds');
+    assert.deepEqual([...late.owners.keys()].sort(), [...walkSocketOwners(ctx).owners.keys()].sort());
+  } finally {
+    tree.remove();
+  }
+});
+
 test('live /proc: a steady namespace costs no fd read; a new connection is owned in the next resolve without a full walk', async () => {
   const ns = createNetns('ctown');
   const child = spawnNode(`
