@@ -74,17 +74,35 @@ function note(map: Map<string, Direction>, key: string, direction: Direction): v
   else if (prior !== direction) map.set(key, 'unknown');
 }
 
+/** The two socket keys of an original tuple (its sender's, its receiver's), kept per tuple object by a caller. */
+export type OriginalKeys = WeakMap<OriginalTuple, readonly [string, string]>;
+
 export function buildDirectionTables(
   nat: readonly NatTranslation[],
   originals: readonly OriginalTuple[],
   listening: readonly ListeningSocket[],
+  /** Keys made before (sources report an unchanged flow with the same object: no new strings for it). */
+  keys?: OriginalKeys,
 ): DirectionTables {
   const conntrack = new Map<string, Direction>();
   const addOriginal = (o: OriginalTuple): void => {
     note(conntrack, tupleKey(o.netns, o.protocol, o.local, o.remote), 'outgoing');
     note(conntrack, tupleKey(o.netns, o.protocol, o.remote, o.local), 'incoming');
   };
-  for (const o of originals) addOriginal(o);
+  for (let i = 0; i < originals.length; i++) {
+    const o = originals[i] as OriginalTuple;
+    if (keys === undefined) {
+      addOriginal(o);
+      continue;
+    }
+    let pair = keys.get(o);
+    if (pair === undefined) {
+      pair = [tupleKey(o.netns, o.protocol, o.local, o.remote), tupleKey(o.netns, o.protocol, o.remote, o.local)];
+      keys.set(o, pair);
+    }
+    note(conntrack, pair[0], 'outgoing');
+    note(conntrack, pair[1], 'incoming');
+  }
   for (const t of nat) {
     const local = { address: t.original.src, port: t.original.srcPort };
     const remote = { address: t.original.dst, port: t.original.dstPort };

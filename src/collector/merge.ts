@@ -193,6 +193,9 @@ export class MergeMemo {
   keep(o: SocketObservation, recalled: MergedSocket | string): void {
     this.recalled.set(o, recalled);
   }
+
+  /** Where a conntrack observation was placed last time, and under which key. */
+  readonly placements = new WeakMap<SocketObservation, { readonly placed: SocketObservation; readonly key: string; readonly ownKey: string }>();
 }
 
 /** The observations of one socket in one merge: one is the rule, `more` holds the rest when there are. */
@@ -200,6 +203,8 @@ interface Bucket {
   generation: number;
   first: SocketObservation;
   more: SocketObservation[] | null;
+  /** The observations of the latest merge of several, and its record: the same ones give the same record. */
+  merged: { readonly all: readonly SocketObservation[]; readonly record: MergedSocket } | null;
 }
 
 /** Observations by socket key for one merge at a time; buckets of sockets not seen again are dropped. */
@@ -215,7 +220,7 @@ class Buckets {
 
   add(key: string, o: SocketObservation): void {
     const b = this.byKey.get(key);
-    if (b === undefined) this.byKey.set(key, { generation: this.generation, first: o, more: null });
+    if (b === undefined) this.byKey.set(key, { generation: this.generation, first: o, more: null, merged: null });
     else if (b.generation !== this.generation) {
       b.generation = this.generation;
       b.first = o;
@@ -276,8 +281,17 @@ export function mergeObservations(
     const present = { has: (key: string): boolean => buckets.has(key) && !openedByConntrack.has(key) };
     const natByOriginal = indexNatByOriginal(nat);
     for (const o of fromConntrack) {
-      const placed = placeConntrack(o, natByOriginal, present, known);
-      const key = socketKey(placed);
+      // Placed on a socket another source sees now, as last time, and its own tuple (the first choice)
+      // still not seen otherwise: the same placed observation.
+      const before = memo?.placements.get(o);
+      let placed: SocketObservation;
+      let key: string;
+      if (before !== undefined && present.has(before.key) && (before.placed === o || !present.has(before.ownKey))) ({ placed, key } = before);
+      else {
+        placed = placeConntrack(o, natByOriginal, present, known);
+        key = socketKey(placed);
+        memo?.placements.set(o, { placed, key, ownKey: placed === o ? key : socketKey(o) });
+      }
       if (!buckets.has(key)) openedByConntrack.add(key);
       buckets.add(key, placed);
     }
@@ -287,8 +301,15 @@ export function mergeObservations(
   let n = 0;
   buckets.forEach((bucket, key) => {
     if (bucket.more !== null) {
+      const last = bucket.merged;
+      if (last !== null && sameObservations(last.all, bucket.first, bucket.more)) {
+        out[n++] = last.record;
+        return;
+      }
       const all = [bucket.first, ...bucket.more];
-      out[n++] = mergeBucket(key, all);
+      const record = mergeBucket(key, [...all]);
+      if (memo) bucket.merged = { all, record };
+      out[n++] = record;
       // Every observation of a bucket was added under its own key.
       if (memo) for (const o of all) if (memo.key(o) === undefined) memo.keep(o, key);
       return;
@@ -310,9 +331,14 @@ export function mergeObservations(
   return out;
 }
 
+function sameObservations(all: readonly SocketObservation[], first: SocketObservation, more: readonly SocketObservation[]): boolean {
+  if (all.length !== more.length + 1 || all[0] !== first) return false;
+  for (let i = 0; i < more.length; i++) if (all[i + 1] !== more[i]) return false;
+  return true;
+}
+
 /** Conntrack observations that carry no direction are original tuples: the direction rules use them. */
 export function conntrackOriginals(observations: readonly SocketObservation[]): SocketTuple[] {
-  return observations
-    .filter((o) => o.source === 'conntrack' && o.direction === 'unknown')
-    .map((o) => ({ netns: o.netns, protocol: o.protocol, local: o.local, remote: o.remote }));
+  // The observations themselves are the tuples: the same objects from one interval to the next.
+  return observations.filter((o) => o.source === 'conntrack' && o.direction === 'unknown');
 }

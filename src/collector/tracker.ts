@@ -4,7 +4,7 @@ import type { Snapshot, SourceRun } from '../domain/snapshot.js';
 import { counterDeltas } from './counters.js';
 import {
   buildDirectionTables, decision as decisionOf, DEFAULT_EPHEMERAL_RANGE, EVIDENCE_RANK, inferDirectionAtLeast,
-  type DirectionEvidence, type DirectionTables, type EphemeralRange,
+  type DirectionEvidence, type DirectionTables, type EphemeralRange, type OriginalKeys,
 } from './direction.js';
 import { CollectorError } from './errors.js';
 import { conntrackOriginals, MergeMemo, mergeObservations, type MergedSocket, type SourceCounters } from './merge.js';
@@ -77,6 +77,7 @@ function isConnection(m: MergedSocket): boolean {
 export class Tracker {
   private readonly sockets = new Map<string, TrackedSocket>();
   private readonly memo = new MergeMemo();
+  private readonly originalKeys: OriginalKeys = new WeakMap();
   private readonly hostId: string;
   private readonly intervalMs: number;
   private readonly forgetAfterMs: number;
@@ -111,7 +112,7 @@ export class Tracker {
     const observations = withObservations.length === 1 ? (withObservations[0] as SourceReading).observations : input.readings.flatMap((r) => r.observations);
     const nat = mergeNat(input.readings.map((r) => r.nat));
     const listening = mergeListening(input.readings.map((r) => r.listening));
-    const tables = buildDirectionTables(nat, conntrackOriginals(observations), listening);
+    const tables = buildDirectionTables(nat, conntrackOriginals(observations), listening, this.originalKeys);
     const merged = mergeObservations(observations, nat, (key) => this.sockets.has(key), this.memo);
 
     const rows = new Array<ConnectionRow>(merged.length);

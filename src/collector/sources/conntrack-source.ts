@@ -29,6 +29,11 @@ interface Tracked {
   firstSeenMs: number;
   lastSeenMs: number;
   closedAtMs: number | null;
+  /**
+   * The observation made of `flow` while open: an unchanged flow is reported with the same object each
+   * read, which lets the tracker recognise it without looking inside (as for the other sources).
+   */
+  observed?: { readonly flow: Flow; readonly observation: SocketObservation };
 }
 
 const MAX_TRACKED_FLOWS = 262_144;
@@ -89,7 +94,12 @@ export class ConntrackSource implements ConnectionSource {
       const n = flowToNat(t.flow, this.netns, t.firstSeenMs, t.lastSeenMs);
       if (n) nat.push(n);
       if (local.has(t.flow.original.src) || local.has(t.flow.reply.src)) {
-        observations.push(flowToObservation(t.flow, this.netns, { openedAtMs: t.firstSeenMs, closedAtMs: t.closedAtMs }));
+        if (t.closedAtMs === null && t.observed?.flow === t.flow) observations.push(t.observed.observation);
+        else {
+          const observation = flowToObservation(t.flow, this.netns, { openedAtMs: t.firstSeenMs, closedAtMs: t.closedAtMs });
+          t.observed = { flow: t.flow, observation };
+          observations.push(observation);
+        }
       }
       if (t.closedAtMs !== null) this.live.delete(key);
       else t.lastSeenMs = Date.now();
