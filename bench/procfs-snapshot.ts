@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { walkSocketOwners } from '../src/collector/sources/procfs/fd-walk.js';
-import { takeProcfsSnapshot } from '../src/collector/sources/procfs/snapshot.js';
+import { SocketOwnerIndex } from '../src/collector/sources/procfs/owner-index.js';
+import { ProcfsScanMemory, takeProcfsSnapshot } from '../src/collector/sources/procfs/snapshot.js';
 import { ProcessCache } from '../src/collector/sources/process/cache.js';
 import { createProcContext } from '../src/collector/sources/process/reader.js';
 
@@ -134,6 +135,18 @@ async function measure(report: (line: string) => void, netns: string, sockets: n
     // from its cache, so each interval only reads the tables.
     const owners = walkSocketOwners(ctx);
     const cache = new ProcessCache(ctx);
+    // What the collector's /proc source does each interval: tables read against the previous read (kept
+    // entries), owners from an index told only what came and went. Its first read is the full one.
+    const sourceIndex = new SocketOwnerIndex({ ctx });
+    const sourceMemory = new ProcfsScanMemory();
+    const sourceCache = new ProcessCache(ctx);
+    const sourceRead = (): number => {
+      const started = performance.now();
+      takeProcfsSnapshot({ ctx, cache: sourceCache, netns: { pid: ownerPid }, memory: sourceMemory, resolveOwners: (w) => sourceIndex.resolve(w) });
+      return performance.now() - started;
+    };
+    const sourceFirst = sourceRead();
+    const source: number[] = [];
     // Interleaved, so that load from elsewhere on the machine weighs on every contender alike.
     for (let r = 0; r < (RUNS[sockets] ?? 3); r++) {
       const started = performance.now();
@@ -145,6 +158,7 @@ async function measure(report: (line: string) => void, netns: string, sockets: n
       const steadyStarted = performance.now();
       takeProcfsSnapshot({ ctx, cache, owners, netns: { pid: ownerPid } });
       steady.push(performance.now() - steadyStarted);
+      source.push(sourceRead());
       ss.push(timeCommand(netns, 'ss', ['-tanp']));
       netstat.push(timeCommand(netns, 'netstat', ['-tanp']));
     }
@@ -155,6 +169,9 @@ async function measure(report: (line: string) => void, netns: string, sockets: n
       `found ${found} established with owner (ss: ${countLines(netns, 'ss', ['-tanp'])}), ${processes} processes`);
     report(`  conntrail snapshot ${o.toFixed(1)} ms  [${breakdown}]`);
     report(`  conntrail steady   ${median(steady).toFixed(1)} ms  (owners from the background walker, identities cached)`);
+    const src = median(source);
+    report(`  conntrail source   ${src.toFixed(1)} ms  (each interval of the collector: kept entries, owner index; its first read ${sourceFirst.toFixed(0)} ms)` +
+      `  netstat/source = ${(n / src).toFixed(2)}x, source/ss = ${(src / s).toFixed(2)}x`);
     report(`  ss -tanp           ${s.toFixed(1)} ms   conntrail/ss = ${(o / s).toFixed(2)}x (goal <= 1.5x) ${o <= 1.5 * s ? 'OK' : 'MISSED'}`);
     report(`  netstat -tanp      ${n.toFixed(1)} ms   netstat/conntrail = ${(n / o).toFixed(2)}x (goal >= 3x) ${n >= 3 * o ? 'OK' : 'MISSED'}`);
     report(`  memory: bench rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB, holders ${(holders.reduce((a, h) => a + h.rss, 0) / 2 ** 20).toFixed(0)} MiB`);
