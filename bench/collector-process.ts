@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COLLECTOR_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { openStore } from '../src/store/index.js';
 import { silentLog } from './log.js';
 
@@ -74,7 +75,7 @@ export async function run(report: (line: string) => void, options: { connections
     await ready(client);
     report(`  ${n} established loopback connections held (${2 * n} sockets)`);
     for (const source of ['procfs', 'auto'] as const) {
-      const collector = spawn(process.execPath, [MAIN, 'collect', '--host-id', `bench-${source}`, '--source', source, '--netns', 'self', '--interval', '15',
+      const collector = spawn(process.execPath, [...COLLECTOR_NODE_FLAGS, MAIN, 'collect', '--host-id', `bench-${source}`, '--source', source, '--netns', 'self', '--interval', '15',
         '--metrics-port', '0', '--spool-dir', join(dir, `spool-${source}`), '--database-url', store.embedded!.url('conntrail_writer')],
       { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LOG_LEVEL: 'warn' } });
       children.push(collector);
