@@ -117,8 +117,8 @@ function mergeCounters(obs: readonly SocketObservation[]): Map<SourceName, Sourc
 /** Counters of a socket no source counted (shared: never mutated). */
 const NO_COUNTERS: ReadonlyMap<SourceName, SourceCounters> = new Map();
 
-function mergeBucket(key: string, obs: SocketObservation[]): MergedSocket {
-  obs.sort((a, b) => priority(a.source) - priority(b.source));
+function mergeBucket(key: string, observations: readonly SocketObservation[]): MergedSocket {
+  const obs = [...observations].sort((a, b) => priority(a.source) - priority(b.source));
   const first = obs[0] as SocketObservation;
   const observed = obs.find((o) => o.direction !== 'unknown');
   return {
@@ -211,7 +211,6 @@ interface Bucket {
 class Buckets {
   private readonly byKey = new Map<string, Bucket>();
   private generation = 0;
-  private anyMore = false;
 
   /** Starts a merge: every bucket counts as empty until added to. */
   begin(): void {
@@ -225,10 +224,7 @@ class Buckets {
       b.generation = this.generation;
       b.first = o;
       b.more = null;
-    } else {
-      (b.more ??= []).push(o);
-      this.anyMore = true;
-    }
+    } else (b.more ??= []).push(o);
   }
 
   has(key: string): boolean {
@@ -245,13 +241,6 @@ class Buckets {
       if (b.generation !== this.generation) this.byKey.delete(key);
       else fn(b, key);
     });
-  }
-
-  /** Lets go of the observations (a kept bucket must not hold last merge's readings alive). */
-  release(): void {
-    if (!this.anyMore) return;
-    this.byKey.forEach((b) => { b.more = null; });
-    this.anyMore = false;
   }
 }
 
@@ -307,7 +296,7 @@ export function mergeObservations(
         return;
       }
       const all = [bucket.first, ...bucket.more];
-      const record = mergeBucket(key, [...all]);
+      const record = mergeBucket(key, all);
       if (memo) bucket.merged = { all, record };
       out[n++] = record;
       // Every observation of a bucket was added under its own key.
@@ -327,7 +316,6 @@ export function mergeObservations(
     out[n++] = merged;
   });
   out.length = n;
-  buckets.release();
   return out;
 }
 

@@ -51,16 +51,9 @@ export class NetTablesMemory {
   readonly addresses: Readonly<Record<Family, AddressCache>> = { 4: createAddressCache(), 6: createAddressCache() };
   private entries = new Map<string, readonly NetTableEntry[]>();
   private next = new Map<string, readonly NetTableEntry[]>();
-  private same = true;
-  private unchangedRead = false;
   private added: number[] = [];
   private removed: number[] = [];
   private changes: InodeChanges = { added: [], removed: [] };
-
-  /** Whether the latest read gave exactly the entry objects of the one before, table by table. */
-  get unchanged(): boolean {
-    return this.unchangedRead;
-  }
 
   /**
    * Socket inodes that came and went with the latest read, over every table read (a table read for the
@@ -78,7 +71,6 @@ export class NetTablesMemory {
   keep(netns: number, table: NetTableName, entries: readonly NetTableEntry[], inodes?: InodeChanges): void {
     const key = `${netns}/${table}`;
     const before = this.entries.get(key);
-    if (this.same && !(before !== undefined && before.length === entries.length && before.every((e, i) => e === entries[i]))) this.same = false;
     if (inodes !== undefined && before !== undefined) {
       for (const inode of inodes.added) this.added.push(inode);
       for (const inode of inodes.removed) this.removed.push(inode);
@@ -91,7 +83,6 @@ export class NetTablesMemory {
 
   /** Ends a read: tables not read this time (a namespace gone) are forgotten. */
   turn(): void {
-    this.unchangedRead = this.same && this.next.size === this.entries.size;
     this.entries.forEach((entries, key) => {
       if (!this.next.has(key)) pushInodes(this.removed, entries);
     });
@@ -100,7 +91,6 @@ export class NetTablesMemory {
     this.removed = [];
     this.entries = this.next;
     this.next = new Map();
-    this.same = true;
   }
 }
 

@@ -87,11 +87,10 @@ export class SocketOwnerIndex {
 
   /**
    * Owners of the sockets of the tables just read, walking only what may have changed. `sockets`: every
-   * socket inode of the tables; or just what came and went since the previous call (the cheap way on a
-   * steady host); or null for "the same as the last time". Forgets sockets no longer present. Throws only
-   * if /proc itself cannot be listed.
+   * socket inode of the tables, or just what came and went since the previous call (the cheap way on a
+   * steady host). Forgets sockets no longer present. Throws only if /proc itself cannot be listed.
    */
-  resolve(sockets: ReadonlySet<number> | InodeChanges | null): SocketOwners {
+  resolve(sockets: ReadonlySet<number> | InodeChanges): SocketOwners {
     const started = performance.now();
     const startedAtMs = Date.now();
     // Sockets to look for: those new to the tables, those still pending, and those whose owner exited.
@@ -101,7 +100,7 @@ export class SocketOwnerIndex {
       this.present.forEach((inode) => {
         if (!this.owners.has(inode) && !this.unowned.has(inode)) unknown.add(inode);
       });
-    } else if (sockets !== null) {
+    } else {
       // Indexed loops and forEach over the big collections here: a for-of loop that runs once per read is
       // seldom optimised, and then makes an iterator result per element (megabytes at start-up).
       const { added, removed } = sockets as InodeChanges;

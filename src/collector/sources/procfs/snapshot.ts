@@ -26,7 +26,7 @@ export interface ProcfsSnapshotOptions {
    * by default a synchronous walk of every process. With `memory`, it is given only the socket inodes that
    * came and went since the previous snapshot, which spares collecting every socket of the tables again.
    */
-  readonly resolveOwners?: (wanted: ReadonlySet<number> | InodeChanges | null) => SocketOwners;
+  readonly resolveOwners?: (wanted: ReadonlySet<number> | InodeChanges) => SocketOwners;
   /**
    * What to keep from one snapshot to the next (a source takes them repeatedly): unchanged table lines
    * give the same entries again, and an unchanged socket is reported with the same observation object,
@@ -120,7 +120,7 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
     // With memory, an owner index is told only what came and went (it keeps the rest); a walk of every
     // process wants every socket of the tables (it may stop once they all have an owner).
     const changes = options.resolveOwners !== undefined && options.memory !== undefined ? options.memory.tables.inodeChanges : null;
-    let wanted: Set<number> | null = null;
+    let wanted: Set<number> | undefined;
     if (changes === null) {
       wanted = new Set<number>();
       for (const ns of tables.namespaces) {
@@ -131,7 +131,7 @@ export function takeProcfsSnapshot(options: ProcfsSnapshotOptions): ProcfsSnapsh
       }
     }
     try {
-      owners = options.resolveOwners ? options.resolveOwners(changes ?? wanted) : walkSocketOwners(options.ctx, wanted ?? undefined);
+      owners = options.resolveOwners ? options.resolveOwners(changes ?? (wanted as Set<number>)) : walkSocketOwners(options.ctx, wanted);
     } catch (err) {
       errors.push(`fd walk: ${err instanceof Error ? err.message : String(err)}`);
       owners = { owners: new Map(), stats: { startedAtMs: Date.now(), durationMs: 0, pids: 0, fdsRead: 0, sockets: 0, errors: 1, vanished: 0 } };
