@@ -56,9 +56,11 @@ struct ct_event {
 	__u64 close_ns;    /* CLOCK_BOOTTIME ns */
 };
 
-/* UDP flows are tracked per socket and peer. */
+/* UDP flows are tracked per socket, local address and peer: a socket bound to 0.0.0.0 or [::] serves
+ * every address of its namespace, and each one its datagrams really used is a flow of its own. */
 struct ct_udp_key {
 	__u64 cookie;
+	__u8 saddr[16];    /* local address the datagrams used; all zero while unknown (see udp.bpf.h) */
 	__u8 daddr[16];
 	__u16 dport;       /* host order */
 	__u8 family;       /* 4 or 6 */
