@@ -62,6 +62,8 @@ export interface TruthScore {
   readonly recall: number;
   readonly trueConnections: number;
   readonly answeredConnections: number;
+  /** Connections carried by the wrong edges (a connection counted again, or half-joined). */
+  readonly wrongConnections: number;
   /** Sum over expected edges of |answered - true| connections, over the true total. */
   readonly connectionError: number;
   /** The largest byte error over found edges, both directions. */
@@ -139,6 +141,7 @@ export function scoreEdges(expected: readonly ExpectedEdge[], observedAll: reado
     recall: expected.length === 0 ? 1 : found / expected.length,
     trueConnections,
     answeredConnections,
+    wrongConnections: falsePositives.reduce((n, e) => n + e.connections, 0),
     connectionError: trueConnections === 0 ? 0 : connectionDiff / trueConnections,
     worstByteError: worst,
     edges,

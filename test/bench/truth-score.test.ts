@@ -52,6 +52,7 @@ test('a missed edge, a half-joined edge, a duplicate and a wrong protocol lower 
   // |6-5| + |0-2| + |0-1| over 8 true connections.
   assert.equal(score.trueConnections, 8);
   assert.equal(score.connectionError, 4 / 8);
+  assert.equal(score.wrongConnections, 1 + 1 + 5);
 });
 
 test("conntrail's own processes and ports are not the scenario's traffic", () => {
