@@ -16,7 +16,7 @@ import type { Topology } from './topology.js';
  *   loopback-twins   client and server on 127.0.0.1:7811 in the client's namespace AND in the server's
  *   short-500        500 short connections through DNAT+MASQUERADE, 8 at a time
  */
-const PROGRAMS = {
+export const PROGRAMS = {
   tcpServer: fileURLToPath(new URL('./programs/tcp-server.js', import.meta.url)),
   tcpClient: fileURLToPath(new URL('./programs/tcp-client.js', import.meta.url)),
   udpServer: fileURLToPath(new URL('./programs/udp-server.js', import.meta.url)),
@@ -59,8 +59,15 @@ export interface TruthScenario {
   run(topology: Topology, options: ScenarioOptions): Promise<ScenarioRun>;
 }
 
-interface ServerReport { pid: number; received: number; sent: number }
-interface ClientReport { pid: number; connections: number; sent: number; received: number; failed?: number; lost?: number }
+/** What a server program counted itself (printed on SIGTERM). */
+export interface ServerReport { readonly pid: number; readonly received: number; readonly sent: number; readonly connections?: number; readonly datagrams?: number }
+/** What a client program counted itself (printed when it is done). */
+export interface ClientReport {
+  readonly pid: number; readonly connections: number; readonly sent: number; readonly received: number;
+  readonly completed?: number; readonly failed?: number; readonly lost?: number;
+}
+/** Starts a command in some namespace (Topology.spawnIn bound to a namespace, or Namespace.spawn). */
+export type Spawn = (command: string, args: readonly string[]) => ChildProcess;
 
 /** Adds what the scenarios need beyond the base topology: IPv6 on both links, the UDP VIP, extra VIP ports, the client's service DNAT. */
 export async function extendTopology(topology: Topology): Promise<void> {
@@ -100,8 +107,9 @@ function collectLines(child: ChildProcess): { lines: string[]; exited: Promise<n
   return { lines, exited };
 }
 
-async function startServer(topology: Topology, nsName: string, program: string, args: string[]): Promise<{ pid: number; stop(): Promise<ServerReport> }> {
-  const child = topology.spawnIn(nsName, process.execPath, [program, ...args]);
+/** Starts a server program (PROGRAMS) and waits until it listens; stop() ends it and returns its own counts. */
+export async function startServer(spawn: Spawn, program: string, args: readonly string[]): Promise<{ pid: number; stop(): Promise<ServerReport> }> {
+  const child = spawn(process.execPath, [program, ...args]);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const out = collectLines(child);
@@ -121,8 +129,9 @@ async function startServer(topology: Topology, nsName: string, program: string, 
   };
 }
 
-async function runClient(topology: Topology, nsName: string, program: string, args: string[]): Promise<ClientReport> {
-  const child = topology.spawnIn(nsName, process.execPath, [program, ...args]);
+/** Runs a client program (PROGRAMS) to its end and returns its own counts. */
+export async function runClient(spawn: Spawn, program: string, args: readonly string[]): Promise<ClientReport> {
+  const child = spawn(process.execPath, [program, ...args]);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const out = collectLines(child);
@@ -140,12 +149,12 @@ function clientServer(name: string, spec: {
   return {
     name,
     async run(topology, options) {
-      const nsOf = (h: 'client' | 'server'): string => (h === 'client' ? topology.ns.client : topology.ns.server);
+      const nsOf = (h: 'client' | 'server'): Spawn => (command, args) => topology.spawnIn(h === 'client' ? topology.ns.client : topology.ns.server, command, args);
       const [serverProgram, clientProgram] = spec.protocol === 'TCP' ? [PROGRAMS.tcpServer, PROGRAMS.tcpClient] : [PROGRAMS.udpServer, PROGRAMS.udpClient];
       const title = name.slice(0, 13); // a process name (comm) holds 15 characters
-      const server = await startServer(topology, nsOf(spec.serverHost), serverProgram, [...spec.serverArgs, '--title', `${title}-s`]);
+      const server = await startServer(nsOf(spec.serverHost), serverProgram, [...spec.serverArgs, '--title', `${title}-s`]);
       try {
-        const client = await runClient(topology, nsOf(spec.clientHost), clientProgram, [...spec.clientArgs(options), '--title', `${title}-c`]);
+        const client = await runClient(nsOf(spec.clientHost), clientProgram, [...spec.clientArgs(options), '--title', `${title}-c`]);
         const edge: GroundTruthEdge = {
           scenario: name, protocol: spec.protocol,
           client: { host: spec.clientHost, pid: client.pid }, server: { host: spec.serverHost, pid: server.pid },
