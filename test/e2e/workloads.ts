@@ -12,6 +12,7 @@ import type { Topology } from './topology.js';
  *   kube-dnat        client's own OUTPUT chain DNATs a service IP (kube-proxy style), then the router masquerades
  *   udp-wildcard     UDP request/response to the router's VIP:53, DNAT'd to a server bound to 0.0.0.0:5353
  *   half-close-v4/6  HTTP/1.0 style: request, shutdown(SHUT_WR), large reply read to EOF; IPv4 (SNAT) and IPv6 (routed)
+ *   reset-close      large replies, then the client aborts with an RST instead of closing (through SNAT)
  *   long-lived       one connection through DNAT+MASQUERADE with a request every 250 ms for `longSeconds`
  *   loopback-twins   client and server on 127.0.0.1:7811 in the client's namespace AND in the server's
  *   short-500        500 short connections through DNAT+MASQUERADE, 8 at a time
@@ -30,7 +31,7 @@ export const LAB = {
   serviceIp: '10.96.0.10',
   servicePort: 80,
   udpVipPort: 53,
-  ports: { snat: 8081, kube: 8082, udp: 5353, halfCloseV4: 8084, halfCloseV6: 8086, short: 8087, loopback: 7811 },
+  ports: { snat: 8081, kube: 8082, udp: 5353, halfCloseV4: 8084, halfCloseV6: 8086, short: 8087, reset: 8088, loopback: 7811 },
 } as const;
 
 export interface GroundTruthEdge {
@@ -210,6 +211,8 @@ export function truthScenarios(topology: Topology): TruthScenario[] {
       clientArgs: () => tcp(addr.server, P.halfCloseV4, ['--connections', '10', '--send', '300', '--want', '2000000', '--half-close']) }),
     clientServer('half-close-v6', { protocol: 'TCP', clientHost: 'client', serverHost: 'server', serverArgs: ['--port', String(P.halfCloseV6), '--host', '::'],
       clientArgs: () => tcp(LAB.v6.server, P.halfCloseV6, ['--connections', '10', '--send', '300', '--want', '2000000', '--half-close']) }),
+    clientServer('reset-close', { protocol: 'TCP', clientHost: 'client', serverHost: 'server', serverArgs: ['--port', String(P.reset)],
+      clientArgs: () => tcp(addr.server, P.reset, ['--connections', '10', '--send', '300', '--want', '500000', '--reset']) }),
     clientServer('long-lived', { protocol: 'TCP', clientHost: 'client', serverHost: 'server', serverArgs: ['--port', String(topology.serverPort)],
       clientArgs: (o) => tcp(addr.vip, topology.vipPort, ['--connections', '1', '--rounds', String(Math.max(1, Math.round(o.longSeconds * 4))),
         '--pace-ms', '250', '--send', '1000', '--want', '10000']) }),
