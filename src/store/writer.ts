@@ -81,6 +81,14 @@ export class SnapshotWriter {
           snapshot.completeness.eventsLost + snapshot.completeness.sources.reduce((sum, s) => sum + s.lost, 0), JSON.stringify(errors)],
       );
       if (fresh.rowCount === 0) return false;
+      // A write older than the aggregate policies' look-back (a spool replay, a backfill) is noted for the
+      // refresh_late_writes job, which refreshes every aggregate over it (migration 008).
+      await tx.query(
+        `INSERT INTO conntrail.late_writes (from_time, to_time)
+         SELECT to_timestamp($1 / 1000.0) - $2 * interval '1 second', to_timestamp($1 / 1000.0) + $2 * interval '1 second'
+         WHERE to_timestamp($1 / 1000.0) < now() - conntrail.late_after()`,
+        [snapshot.timeMs, snapshot.intervalMs / 1000],
+      );
       for (const part of chunks(processes)) await insertProcesses(tx, snapshot, part);
       for (const part of chunks(connections)) await insertConnections(tx, snapshot, part);
       for (const part of chunks(nat)) await insertNat(tx, snapshot, part);
