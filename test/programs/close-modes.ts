@@ -10,6 +10,7 @@ import net from 'node:net';
  *       close   writes REPLY bytes, then ends its side (FIN)
  *       reset   writes REPLY bytes, waits until they have surely arrived, then resets (SO_LINGER 0: RST)
  *       wait    writes REPLY bytes, then waits for the client to end the connection
+ *       slow    as close, but 2.5 s after the request (so that a /proc scan sees the connection)
  *       echo    writes back everything after the header until the client ends its side, then ends
  *     Prints one JSON line per finished connection: { remotePort, received, sent }.
  *
@@ -48,11 +49,15 @@ function server(name: string): void {
       answered = true;
       const { reply, mode } = header;
       if (mode === 'echo') return;
-      s.write(Buffer.alloc(reply, 0x72), () => {
-        sent += reply;
-        if (mode === 'close') s.end();
-        if (mode === 'reset') setTimeout(() => { report(); s.resetAndDestroy(); }, 500);
-      });
+      const write = (): void => {
+        s.write(Buffer.alloc(reply, 0x72), () => {
+          sent += reply;
+          if (mode === 'close' || mode === 'slow') s.end();
+          if (mode === 'reset') setTimeout(() => { report(); s.resetAndDestroy(); }, 500);
+        });
+      };
+      if (mode === 'slow') setTimeout(write, 2500);
+      else write();
     };
     s.on('data', (d: Buffer) => {
       received += d.length;
