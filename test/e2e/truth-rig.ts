@@ -1,9 +1,14 @@
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ConnectionSource, SourceReading } from '../../src/collector/source.js';
 import { Tracker } from '../../src/collector/tracker.js';
 import { createApiServer, type ApiServer } from '../../src/api/index.js';
 import { SnapshotWriter } from '../../src/store/index.js';
 import { freshStore, testLog } from '../helpers/env.js';
+import { createNamespace, type Namespace } from '../helpers/netns.js';
+import { spawnChild } from '../collector/ebpf/support.js';
 
 /**
  * The whole pipeline in one process, for truth tests: one real connection source (eBPF or /proc, which see
@@ -26,6 +31,41 @@ export function netnsInode(name: string): number {
 }
 
 const INTERVAL_MS = 1000;
+const run = promisify(execFile);
+
+/** Two hosts: namespaces joined by a veth pair, client .1 and server .2 in `v4net`.0/24 and `v6net`::/64. */
+export interface HostPair {
+  readonly client: Namespace;
+  readonly server: Namespace;
+  readonly hosts: ReadonlyMap<number, string>;
+  remove(): Promise<void>;
+}
+
+export async function linkedHosts(prefix: string, v4net: string, v6net: string): Promise<HostPair> {
+  const client = await createNamespace(`${prefix}c`);
+  const server = await createNamespace(`${prefix}s`);
+  const remove = async (): Promise<void> => {
+    await client.remove();
+    await server.remove();
+  };
+  try {
+    const a = `${prefix}v${process.pid % 100000}a`.slice(0, 15);
+    const b = `${prefix}v${process.pid % 100000}b`.slice(0, 15);
+    await run('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    await run('ip', ['link', 'set', a, 'netns', client.name]);
+    await run('ip', ['link', 'set', b, 'netns', server.name]);
+    for (const [ns, dev, n] of [[client, a, 1], [server, b, 2]] as const) {
+      await ns.exec('ip', ['addr', 'add', `${v4net}.${n}/24`, 'dev', dev]);
+      await ns.exec('ip', ['-6', 'addr', 'add', `${v6net}::${n}/64`, 'dev', dev, 'nodad']);
+      await ns.exec('ip', ['link', 'set', dev, 'up']);
+    }
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  const hosts = new Map([[netnsInode(client.name), `${prefix}client`], [netnsInode(server.name), `${prefix}server`]]);
+  return { client, server, hosts, remove };
+}
 
 /** `hosts`: network namespace inode -> host id; sockets of other namespaces are not this test's. */
 export async function startRig(source: ConnectionSource, hosts: ReadonlyMap<number, string>): Promise<Rig> {
@@ -118,4 +158,69 @@ export interface LedgerEdge {
   match: string; connections: number;
   client: { host: { id: string } | null; process: { name: string } | null; address: string | null };
   server: { host: { id: string } | null; process: { name: string } | null; address: string | null; port: number | null };
+}
+
+const PROGRAM = fileURLToPath(new URL('../programs/close-modes.js', import.meta.url));
+
+export interface ClientConn { localPort: number; sent: number; read: number }
+export interface ServerConn { remotePort: number; received: number; sent: number }
+
+/** One exchange of test/programs/close-modes: a server on the server host, a client on the client host. */
+export interface ExchangeSpec {
+  readonly server: string;
+  readonly port: number;
+  readonly count: number;
+  readonly clientMode: string;
+  readonly serverMode: string;
+  readonly request: number;
+  readonly reply: number;
+  readonly concurrency: number;
+  readonly clientName: string;
+  readonly serverName: string;
+}
+
+export interface ExchangeOutcome {
+  readonly spec: ExchangeSpec;
+  readonly clientPid: number;
+  readonly serverPid: number;
+  readonly client: ClientConn[];
+  readonly server: ServerConn[];
+}
+
+async function runExchange(pair: HostPair, spec: ExchangeSpec): Promise<ExchangeOutcome> {
+  const start = (ns: Namespace, args: readonly string[]) => spawnChild('ip', ['netns', 'exec', ns.name, process.execPath, PROGRAM, ...args]);
+  const server = start(pair.server, ['server', spec.server, String(spec.port), spec.serverName]);
+  try {
+    const { pid: serverPid } = await server.nextJson<{ pid: number }>();
+    const client = start(pair.client, ['client', spec.server, String(spec.port), String(spec.count), spec.clientMode, spec.serverMode,
+      String(spec.request), String(spec.reply), String(spec.concurrency), spec.clientName]);
+    try {
+      const report = await client.nextJson<{ pid: number; connections: ClientConn[] }>(120_000);
+      const served: ServerConn[] = [];
+      while (served.length < spec.count) served.push(await server.nextJson<ServerConn>(30_000));
+      return { spec, clientPid: report.pid, serverPid, client: report.connections, server: served };
+    } finally {
+      await client.finish();
+    }
+  } finally {
+    await server.finish();
+  }
+}
+
+/** Runs the exchanges at once, ticking the rig every second meanwhile and `after` times after. */
+export async function exchangeWhileTicking(rig: Rig, pair: HostPair, specs: readonly ExchangeSpec[], after = 3): Promise<ExchangeOutcome[]> {
+  let done = false;
+  const all = Promise.all(specs.map((spec) => runExchange(pair, spec))).finally(() => { done = true; });
+  // A failure is reported by `await all` below; keep it from being unhandled while the ticks run.
+  all.catch(() => undefined);
+  while (!done) {
+    await new Promise((r) => setTimeout(r, 1000));
+    await rig.tick();
+  }
+  const outcomes = await all;
+  for (let i = 0; i < after; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    await rig.tick();
+  }
+  return outcomes;
 }
