@@ -10,11 +10,11 @@ const curl = { pid: 100, startedAtMs: T0 - 1000, name: 'curl', containerId: null
 const nginx = { pid: 200, startedAtMs: T0 - 5000, name: 'nginx', containerId: 'c0ffee' };
 
 function side(partial: Partial<SideGroup> & Pick<SideGroup, 'hostId' | 'role' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort'>): SideGroup {
-  return { process: null, protocol: 'tcp', bytesSent: 0, bytesReceived: 0, connections: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
+  return { netns: 1, process: null, protocol: 'tcp', bytesSent: 0, bytesReceived: 0, connections: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
 }
 
 function nat(partial: Partial<NatGroup> & Pick<NatGroup, 'origSrc' | 'origSrcPort' | 'origDst' | 'origDstPort' | 'replySrc' | 'replySrcPort' | 'replyDst' | 'replyDstPort'>): NatGroup {
-  return { hostId: 'router', protocol: 'tcp', kind: 'DNAT', translations: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
+  return { hostId: 'router', netns: 1, protocol: 'tcp', kind: 'DNAT', translations: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
 }
 
 test('apportion splits integers exactly in proportion and always sums to the total', () => {
