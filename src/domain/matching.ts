@@ -27,6 +27,8 @@ export interface ProcessRef {
 /** Traffic one host recorded on one side of one tuple (or triple), summed over the window. */
 export interface SideGroup {
   readonly hostId: string;
+  /** The network namespace (inode) the records were in: part of every join, as every container has its own 127.0.0.1. */
+  readonly netns: number;
   readonly process: ProcessRef | null;
   readonly protocol: Protocol;
   readonly role: Role;
@@ -46,6 +48,8 @@ export interface SideGroup {
 /** A NAT translation (or, in triple mode, translations sharing all but the client-side ports). */
 export interface NatGroup {
   readonly hostId: string | null;
+  /** The network namespace whose conntrack table held it; null when unknown. */
+  readonly netns: number | null;
   readonly protocol: Protocol;
   readonly kind: 'DNAT' | 'SNAT' | 'BOTH';
   readonly origSrc: string;
@@ -100,6 +104,12 @@ interface Tuple {
   readonly dstPort: number | null;
 }
 
+/** Where a packet is: the host and network namespace it is in. */
+interface Scope {
+  readonly hostId: string | null;
+  readonly netns: number | null;
+}
+
 interface Candidate {
   readonly server: SideGroup | null;
   readonly nat: readonly NatGroup[];
@@ -138,6 +148,34 @@ function natOriginal(n: NatGroup): Tuple {
 /** What the next hop (or the server) sees, client -> server: the reply tuple reversed. */
 function natTranslated(n: NatGroup): Tuple {
   return { protocol: n.protocol, src: n.replyDst, srcPort: n.replyDstPort, dst: n.replySrc, dstPort: n.replySrcPort };
+}
+
+/**
+ * Loopback addresses (127.0.0.0/8, ::1) exist once per network namespace: a tuple with one never leaves the
+ * namespace it was sent in, so it only joins records of that same host and namespace.
+ */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+}
+
+function sameScope(a: Scope, b: Scope): boolean {
+  return a.hostId === b.hostId && a.netns === b.netns;
+}
+
+function isLocalTuple(t: Tuple): boolean {
+  return isLoopback(t.src) || isLoopback(t.dst);
+}
+
+/**
+ * The servers a tuple sent from `scope` can have reached. A loopback tuple reaches only its own namespace. Any
+ * other destination that is an address of the sender's own namespace is delivered there by the kernel, never
+ * to another namespace or host using the same address: when some candidates are in the sender's scope, only
+ * those are.
+ */
+function reachable<T extends Scope>(tuple: Tuple, scope: Scope, found: readonly T[]): T[] {
+  const local = found.filter((f) => sameScope(f, scope));
+  if (isLocalTuple(tuple) || local.length > 0) return local;
+  return [...found];
 }
 
 function overlaps(a: { firstSeenMs: number; lastSeenMs: number }, b: { firstSeenMs: number; lastSeenMs: number }, slack: number): boolean {
@@ -186,25 +224,29 @@ function findCandidates(
 ): Candidate[] {
   const slack = options.toleranceMs;
   const start = clientServerTuple(client);
-  const direct = (servers.get(tupleKey(start, options.exact)) ?? []).filter((s) => overlaps(s, client, slack));
+  const direct = reachable(start, client, (servers.get(tupleKey(start, options.exact)) ?? []).filter((s) => overlaps(s, client, slack)));
   if (direct.length > 0) return direct.map((server) => ({ server, nat: [], destination: { address: server.localAddress, port: server.localPort } }));
 
   const maxHops = options.maxNatHops ?? DEFAULT_MAX_NAT_HOPS;
-  let frontier: { tuple: Tuple; chain: NatGroup[] }[] = [{ tuple: start, chain: [] }];
+  // The scope is where the packet is: the client's namespace, then that of the last translation it crossed.
+  let frontier: { tuple: Tuple; chain: NatGroup[]; scope: Scope }[] = [{ tuple: start, chain: [], scope: client }];
   const resolved: Candidate[] = [];
   const deadEnds: Candidate[] = [];
   for (let hop = 0; hop < maxHops && frontier.length > 0; hop++) {
-    const next: { tuple: Tuple; chain: NatGroup[] }[] = [];
-    for (const { tuple, chain } of frontier) {
-      const translations = (nats.get(tupleKey(tuple, options.exact)) ?? []).filter((n) => overlaps(n, client, slack) && !chain.includes(n));
+    const next: { tuple: Tuple; chain: NatGroup[]; scope: Scope }[] = [];
+    for (const { tuple, chain, scope } of frontier) {
+      const all = (nats.get(tupleKey(tuple, options.exact)) ?? []).filter((n) => overlaps(n, client, slack) && !chain.includes(n));
+      // A loopback tuple is translated only by its own namespace's conntrack (a NAT of unknown namespace may be it).
+      const translations = isLocalTuple(tuple) ? all.filter((n) => n.netns === null || sameScope(n, scope)) : all;
       for (const n of translations) {
         const translated = natTranslated(n);
         const nextChain = [...chain, n];
-        const found = (servers.get(tupleKey(translated, options.exact)) ?? []).filter((s) => overlaps(s, client, slack));
+        const nextScope: Scope = n.netns === null ? scope : n;
+        const found = reachable(translated, nextScope, (servers.get(tupleKey(translated, options.exact)) ?? []).filter((s) => overlaps(s, client, slack)));
         if (found.length > 0) {
           for (const server of found) resolved.push({ server, nat: nextChain, destination: { address: server.localAddress, port: server.localPort } });
         } else {
-          next.push({ tuple: translated, chain: nextChain });
+          next.push({ tuple: translated, chain: nextChain, scope: nextScope });
         }
       }
     }
@@ -276,13 +318,16 @@ function serverOnlyFlow(server: SideGroup, natByTranslated: Map<string, NatGroup
   const seen = clientServerTuple(server);
   const chain: NatGroup[] = [];
   let tuple = seen;
+  let scope: Scope = server;
   for (let hop = 0; hop < (options.maxNatHops ?? DEFAULT_MAX_NAT_HOPS); hop++) {
     // Only an unambiguous translation names the source; several would be a guess.
-    const found = (natByTranslated.get(tupleKey(tuple, options.exact)) ?? []).filter((n) => overlaps(n, server, options.toleranceMs) && !chain.includes(n));
+    const all = (natByTranslated.get(tupleKey(tuple, options.exact)) ?? []).filter((n) => overlaps(n, server, options.toleranceMs) && !chain.includes(n));
+    const found = isLocalTuple(tuple) ? all.filter((n) => n.netns === null || sameScope(n, scope)) : all;
     if (found.length !== 1) break;
     const n = found[0]!;
     chain.unshift(n);
     tuple = natOriginal(n);
+    if (n.netns !== null) scope = n;
   }
   return {
     match: 'SERVER_ONLY', protocol: server.protocol,

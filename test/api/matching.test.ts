@@ -10,11 +10,11 @@ const curl = { pid: 100, startedAtMs: T0 - 1000, name: 'curl', containerId: null
 const nginx = { pid: 200, startedAtMs: T0 - 5000, name: 'nginx', containerId: 'c0ffee' };
 
 function side(partial: Partial<SideGroup> & Pick<SideGroup, 'hostId' | 'role' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort'>): SideGroup {
-  return { process: null, protocol: 'tcp', bytesSent: 0, bytesReceived: 0, connections: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
+  return { netns: 1, process: null, protocol: 'tcp', bytesSent: 0, bytesReceived: 0, connections: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
 }
 
 function nat(partial: Partial<NatGroup> & Pick<NatGroup, 'origSrc' | 'origSrcPort' | 'origDst' | 'origDstPort' | 'replySrc' | 'replySrcPort' | 'replyDst' | 'replyDstPort'>): NatGroup {
-  return { hostId: 'router', protocol: 'tcp', kind: 'DNAT', translations: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
+  return { hostId: 'router', netns: 1, protocol: 'tcp', kind: 'DNAT', translations: 1, firstSeenMs: T0, lastSeenMs: T0, ...partial };
 }
 
 test('apportion splits integers exactly in proportion and always sums to the total', () => {
@@ -139,4 +139,20 @@ test('coverage gaps: leading, inner and trailing stretches longer than half an i
     { fromMs: T0, toMs: T0 + 120_000 },
     { fromMs: T0 + 300_000, toMs: T0 + 420_000 },
   ]);
+});
+
+test('two namespaces of one host each using 127.0.0.1:7811 are never cross-joined, at triple grain too', () => {
+  const ns = (netns: number, name: string, role: 'client' | 'server', bytes: number) => side({
+    hostId: 'h', netns, role, process: { pid: netns * 10 + (role === 'client' ? 1 : 2), startedAtMs: T0, name, containerId: null },
+    localAddress: '127.0.0.1', localPort: role === 'server' ? 7811 : null, remoteAddress: '127.0.0.1', remotePort: role === 'client' ? 7811 : null,
+    bytesSent: bytes, bytesReceived: bytes * 2,
+  });
+  const groups = [ns(1, 'cli-a', 'client', 100), ns(2, 'cli-b', 'client', 5000), ns(1, 'srv-a', 'server', 200), ns(2, 'srv-b', 'server', 10_000)];
+  for (const exact of [false]) {
+    const flows = matchFlows(groups, [], { exact, toleranceMs: 60_000 });
+    assert.deepEqual(flows.map((f) => `${f.client.process?.name} -> ${f.server.process?.name} ${f.match} ${f.bytesSent}`), [
+      'cli-a -> srv-a BOTH_ENDS 100',
+      'cli-b -> srv-b BOTH_ENDS 5000',
+    ]);
+  }
 });

@@ -5,7 +5,11 @@ import { data, expectSqlSnapshot, startHarness, type Harness } from './harness.j
 import { FLEET_PROCESSES, FLEET_T, INTERVAL, PROC, T0, iso } from './scenario.js';
 
 const SNAP = 'queries.sql.json';
-const WINDOW = { from: iso(T0), to: iso(T0 + 3 * INTERVAL) };
+// A row's time is the end of its collection interval: the rows stamped T0, T0+60 s and T0+120 s cover
+// (T0-60 s, T0+120 s], i.e. exactly this window.
+const WINDOW = { from: iso(T0 - INTERVAL), to: iso(T0 + 2 * INTERVAL) };
+/** The snapshots' own times (completeness records are instants). */
+const STAMPS = { from: iso(T0), to: iso(T0 + 3 * INTERVAL) };
 let h: Harness;
 
 before(async () => {
@@ -118,10 +122,11 @@ test('talkers from the hourly aggregate: triple matching with aggregated transla
   const out = await run<{ talkers: { resolution: string; range: { from: string; to: string }; edges: EdgeOut[] } }>(
     'talkers hourly aggregate',
     `query($range: TimeRange!) { talkers(range: $range, resolution: HOUR) { resolution range { from to } edges { ${EDGE_FIELDS} } } }`,
-    { range: { from: iso(T0 + 60_000), to: iso(T0 + 30 * 60_000) } },
+    { range: { from: iso(T0 - 90 * 60_000), to: iso(T0 + 90 * 60_000) } },
   );
   assert.equal(out.talkers.resolution, 'HOUR');
-  assert.deepEqual(out.talkers.range, { from: iso(T0), to: iso(T0 + 3_600_000) });
+  // Exactly the range asked: whole hours from the hourly aggregate, minutes and raw rows for the edges.
+  assert.deepEqual(out.talkers.range, { from: iso(T0 - 90 * 60_000), to: iso(T0 + 90 * 60_000) });
   // At triple grain the masquerade address 10.0.2.1 carries wget's and 198.51.100.7's connections as one server
   // group: wget's client record claims it, so 198.51.100.7 has no edge of its own here (raw rows tell them apart).
   assert.deepEqual(out.talkers.edges.map(line), [
@@ -270,7 +275,7 @@ test('snapshots: records, gaps (no data) and degraded records', async () => {
   const q = `query($h: ID!, $range: TimeRange!) { snapshots(host: $h, range: $range) { recorded gaps { from to }
     edges { node { time intervalSeconds connectionRows natRows degraded errors sources { name ok lost error } } } } }`;
   type Out = { snapshots: { recorded: number; gaps: { from: string; to: string }[]; edges: { node: { time: string; intervalSeconds: number; connectionRows: number; natRows: number; degraded: boolean; errors: string[]; sources: { name: string; ok: boolean; lost: number; error: string | null }[] } }[] } };
-  const c = await run<Out>('snapshots with a gap', q, { h: 'client-c', range: WINDOW });
+  const c = await run<Out>('snapshots with a gap', q, { h: 'client-c', range: STAMPS });
   assert.equal(c.snapshots.recorded, 2);
   assert.deepEqual(c.snapshots.gaps, [{ from: iso(T0 + INTERVAL), to: iso(T0 + 2 * INTERVAL) }]);
   assert.deepEqual(c.snapshots.edges.map((e) => [e.node.time, e.node.connectionRows, e.node.degraded]), [[iso(T0), 1, false], [iso(T0 + 2 * INTERVAL), 0, false]]);
@@ -279,12 +284,13 @@ test('snapshots: records, gaps (no data) and degraded records', async () => {
   assert.deepEqual(r.snapshots.edges.map((e) => [e.node.natRows, e.node.degraded]), [[2, false], [2, false], [0, true]]);
   assert.deepEqual(r.snapshots.edges[2]!.node.sources, [{ name: 'procfs', ok: true, lost: 0, error: null }, { name: 'conntrack', ok: false, lost: 3, error: 'netlink: no buffer space' }]);
   assert.deepEqual(r.snapshots.edges[2]!.node.errors, ['conntrack dump failed']);
-  const none = await run<Out>('snapshots of an unknown host', q, { h: 'nope', range: WINDOW });
-  assert.deepEqual(none.snapshots, { recorded: 0, gaps: [WINDOW], edges: [] });
+  const none = await run<Out>('snapshots of an unknown host', q, { h: 'nope', range: STAMPS });
+  assert.deepEqual(none.snapshots, { recorded: 0, gaps: [STAMPS], edges: [] });
 });
 
 test('a nested query over 100 processes and their connections issues a bounded number of statements', async () => {
-  const fleetWindow = { from: iso(FLEET_T), to: iso(FLEET_T + INTERVAL) };
+  // The rows stamped FLEET_T cover the interval before it.
+  const fleetWindow = { from: iso(FLEET_T - INTERVAL), to: iso(FLEET_T) };
   let out: { host: { processes: { edges: { node: { pid: number; name: string; cmdline: string; connections: { edges: { node: { remotePort: number; bytesReceived: number; process: { name: string; cmdline: string; firstSeen: string }; host: { id: string; firstSeen: string } } }[] } } }[] } } } | undefined;
   const sql = await h.recordSql(async () => {
     out = data(await h.gql(

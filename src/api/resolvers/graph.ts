@@ -3,7 +3,7 @@
  */
 import { matchFlows, type MatchLabel } from '../../domain/matching.js';
 import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
-import { bucketMs, chooseResolution, widenToBuckets, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
+import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
 import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
@@ -58,7 +58,8 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   if (!(args.range.from < args.range.to)) throw new ApiError('BAD_USER_INPUT', 'range.from must be before range.to');
   const resolution = chooseResolution(args.resolution ?? 'AUTO', { fromMs: args.range.from, toMs: args.range.to });
   const max = resolution === 'RAW' ? ctx.limits.maxRawRangeMs : ctx.limits.maxAggregateRangeMs;
-  const window = widenToBuckets(checkRange(args.range, max, resolution === 'RAW' ? 'raw rows' : 'aggregates'), resolution);
+  // Exactly the range asked, at every resolution: aggregates for the whole buckets inside it, finer data for the edges.
+  const window = checkRange(args.range, max, resolution === 'RAW' ? 'raw rows' : 'aggregates');
   const filter = checkFilter(args.filter);
   const exact = resolution === 'RAW';
   const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution)]);

@@ -3,7 +3,7 @@
  */
 import type { Direction, Protocol } from '../../domain/connection.js';
 import type { NatGroup } from '../../domain/matching.js';
-import { resolutionForStep, widenToBuckets } from '../../domain/resolution.js';
+import { resolutionForStep } from '../../domain/resolution.js';
 import { summariseNat } from '../../domain/talker-graph.js';
 import {
   fetchConnectionPages, fetchNatPage, fetchOwners, fetchResolveTranslations, fetchTraffic, isConnectionKey, isNatKey,
@@ -108,7 +108,8 @@ export const recordQueries = {
     if (!Number.isInteger(args.step) || args.step <= 0) throw new ApiError('BAD_USER_INPUT', 'step must be a positive number of seconds');
     const stepMs = args.step * 1000;
     const resolution = resolutionForStep(stepMs);
-    const window = widenToBuckets(checkRange(args.range, resolution === 'RAW' ? ctx.limits.maxRawRangeMs : ctx.limits.maxAggregateRangeMs, resolution === 'RAW' ? 'raw rows' : 'aggregates'), resolution);
+    // Exactly the range asked: the first and last steps may be partial.
+    const window = checkRange(args.range, resolution === 'RAW' ? ctx.limits.maxRawRangeMs : ctx.limits.maxAggregateRangeMs, resolution === 'RAW' ? 'raw rows' : 'aggregates');
     if ((window.toMs - window.fromMs) / stepMs > ctx.limits.maxTrafficPoints) {
       throw new ApiError('RANGE_TOO_LARGE', `the range holds more than ${ctx.limits.maxTrafficPoints} steps; use a larger step`);
     }

@@ -4,7 +4,9 @@
  */
 import type { Direction, Protocol } from '../../domain/connection.js';
 import type { Queryable } from '../database.js';
-import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
+import type { WindowPlan } from '../../domain/window-plan.js';
+import { Params, epochUs, fromEpochUs, isStringOrNumberArray, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
+import { planFor, rawConnectionRows } from './window.js';
 
 export interface ConnectionFilter {
   readonly hosts?: readonly string[] | null;
@@ -103,8 +105,9 @@ const COLUMNS = `${epochUs('time')} AS time_us, time, host_id, netns, protocol, 
   pid, ${epochUs('process_started_at')} AS started_us, process_name, container_id, state, opened_at, closed_at,
   bytes_sent, bytes_received, retransmits, rtt_us, source, conn_count, new_count`;
 
-function conditions(p: Params, window: TimeWindow, filter: ConnectionFilter | null, after: ConnectionKey | null): string[] {
-  const where = [`time >= ${p.add(isoOf(window.fromMs))}`, `time < ${p.add(isoOf(window.toMs))}`];
+function conditions(p: Params, plan: WindowPlan, filter: ConnectionFilter | null, after: ConnectionKey | null): string[] {
+  // A row is in the window when the connection's life within its interval overlaps it (see bi.connections).
+  const where = [rawConnectionRows(p, plan)];
   if (filter?.hosts && filter.hosts.length > 0) where.push(`host_id = ANY(${p.add(filter.hosts)}::text[])`);
   if (filter?.pid != null) where.push(`pid = ${p.add(filter.pid)}`);
   if (filter?.processName != null) where.push(`process_name = ${p.add(filter.processName)}`);
@@ -148,8 +151,9 @@ function toRecord(r: Row): ConnectionRecord {
 export async function fetchConnectionPages(
   db: Queryable, scope: ConnectionScope, window: TimeWindow, filter: ConnectionFilter | null, page: PageRequest<ConnectionKey>,
 ): Promise<Map<string, Page<ConnectionRecord>>> {
+  const plan = await planFor(db, window, 'RAW', []);
   const p = new Params();
-  const where = conditions(p, window, filter, page.after);
+  const where = conditions(p, plan, filter, page.after);
   let sql: string;
   if (scope.kind === 'all') {
     sql = `SELECT ${COLUMNS} FROM bi.connections WHERE ${where.join(' AND ')} ORDER BY ${ORDER} LIMIT ${p.add(page.first + 1)}`;

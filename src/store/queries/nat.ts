@@ -66,7 +66,7 @@ interface NatRow {
   reply_src: string; reply_sport: number; reply_dst: string; reply_dport: number; first_seen: Date; last_seen: Date;
 }
 
-interface ResolveRow extends Omit<NatRow, 'time_us' | 'time' | 'netns' | 'conntrack_id'> {
+interface ResolveRow extends Omit<NatRow, 'time_us' | 'time' | 'conntrack_id'> {
   forward: boolean;
   translations: number | string;
 }
@@ -133,16 +133,16 @@ export async function fetchResolveTranslations(db: Queryable, q: ResolveLookup):
   ];
   if (q.client !== null) where.push(`orig_src = ${p.add(q.client)}::inet`);
   if (q.protocol !== null) where.push(`protocol = ${p.add(q.protocol)}`);
-  const sql = `SELECT (orig_dst = ${a}::inet AND orig_dport = ${port}) AS forward, host_id, protocol, kind,
+  const sql = `SELECT (orig_dst = ${a}::inet AND orig_dport = ${port}) AS forward, host_id, netns, protocol, kind,
       host(orig_src) AS orig_src, orig_sport, host(orig_dst) AS orig_dst, orig_dport,
       host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst, reply_dport,
       GREATEST(count(DISTINCT conntrack_id), 1) AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
     FROM bi.nat_translations WHERE ${where.join(' AND ')}
-    GROUP BY 1, host_id, protocol, kind, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, reply_dst, reply_dport
+    GROUP BY 1, host_id, netns, protocol, kind, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, reply_dst, reply_dport
     ORDER BY host_id, orig_src, orig_sport, reply_src, reply_sport`;
   const { rows } = await db.query<ResolveRow>(sql, p.values);
   const toGroup = (r: ResolveRow): NatGroup => ({
-    hostId: r.host_id, protocol: r.protocol, kind: r.kind,
+    hostId: r.host_id, netns: num(r.netns), protocol: r.protocol, kind: r.kind,
     origSrc: r.orig_src, origSrcPort: r.orig_sport, origDst: r.orig_dst, origDstPort: r.orig_dport,
     replySrc: r.reply_src, replySrcPort: r.reply_sport, replyDst: r.reply_dst, replyDstPort: r.reply_dport,
     translations: num(r.translations), firstSeenMs: toMs(r.first_seen), lastSeenMs: toMs(r.last_seen),

@@ -8,9 +8,11 @@
  */
 import type { Direction, Protocol } from '../../domain/connection.js';
 import { roleOf, type NatGroup, type SideGroup } from '../../domain/matching.js';
-import { widenToBuckets, type Resolution } from '../../domain/resolution.js';
+import type { Resolution } from '../../domain/resolution.js';
+import type { WindowPlan } from '../../domain/window-plan.js';
 import type { Queryable } from '../database.js';
-import { Params, epochUs, isoOf, num, toMs, type TimeWindow } from './sql.js';
+import { Params, epochUs, num, toMs, type TimeWindow } from './sql.js';
+import { NAT_LEVELS, TRAFFIC_LEVELS, bucketRows, planFor, rawConnectionRows, rawNatRows } from './window.js';
 
 /** Where triple-grain groups come from: an aggregate, or the raw rows summed the way the aggregates sum them. */
 export type TripleSource = 'RAW' | 'MINUTE' | 'HOUR' | 'DAY';
@@ -19,6 +21,7 @@ export type NatSource = 'EXACT' | TripleSource;
 
 interface SideRow {
   host_id: string;
+  netns: number | string;
   pid: number | null;
   started_us: number | string | null;
   process_name: string | null;
@@ -38,6 +41,7 @@ interface SideRow {
 
 interface NatRow {
   host_id: string;
+  netns: number | string;
   protocol: Protocol;
   kind: 'DNAT' | 'SNAT' | 'BOTH';
   orig_src: string;
@@ -53,101 +57,97 @@ interface NatRow {
   last_seen: Date;
 }
 
-interface TripleColumns {
-  readonly view: string;
-  readonly time: string;
-  readonly serverPort: string;
-  readonly connections: string;
-  readonly firstSeen: string;
-  readonly lastSeen: string;
-}
+/** The traffic aggregates, a fixed whitelist never derived from input. */
+const TRAFFIC_VIEWS: Record<Exclude<TripleSource, 'RAW'>, string> = { MINUTE: 'bi.traffic_1m', HOUR: 'bi.traffic_1h', DAY: 'bi.traffic_1d' };
+const NAT_VIEWS: Record<'HOUR' | 'DAY', string> = { HOUR: 'bi.nat_1h', DAY: 'bi.nat_1d' };
 
-/** A fixed whitelist, never derived from input. */
-const TRIPLE_SOURCES: Record<TripleSource, TripleColumns> = {
-  RAW: {
-    view: 'bi.connections', time: 'time', connections: 'new_count', firstSeen: 'time', lastSeen: 'time',
-    serverPort: `CASE direction WHEN 'incoming' THEN local_port WHEN 'outgoing' THEN remote_port ELSE LEAST(local_port, remote_port) END`,
-  },
-  MINUTE: { view: 'bi.traffic_1m', time: 'bucket', serverPort: 'server_port', connections: 'connections', firstSeen: 'first_seen', lastSeen: 'last_seen' },
-  HOUR: { view: 'bi.traffic_1h', time: 'bucket', serverPort: 'server_port', connections: 'connections', firstSeen: 'first_seen', lastSeen: 'last_seen' },
-  DAY: { view: 'bi.traffic_1d', time: 'bucket', serverPort: 'server_port', connections: 'connections', firstSeen: 'first_seen', lastSeen: 'last_seen' },
-};
-
-/** Aggregated NAT per resolution: the minute grain has no NAT aggregate of its own and reads hours. */
-const NAT_AGGREGATES: Record<Exclude<TripleSource, 'RAW'>, { view: string; bucket: Resolution }> = {
-  MINUTE: { view: 'bi.nat_1h', bucket: 'HOUR' },
-  HOUR: { view: 'bi.nat_1h', bucket: 'HOUR' },
-  DAY: { view: 'bi.nat_1d', bucket: 'DAY' },
-};
+/** The service port of a raw row, derived as the aggregates derive it. */
+const RAW_SERVER_PORT = `CASE direction WHEN 'incoming' THEN local_port WHEN 'outgoing' THEN remote_port ELSE LEAST(local_port, remote_port) END`;
 
 const WITH_PROCESS = (grouped: string): string => `
-SELECT g.host_id, g.pid, ${epochUs('g.process_started_at')} AS started_us, p.name AS process_name, p.container_id, g.protocol, g.direction,
+SELECT g.host_id, g.netns, g.pid, ${epochUs('g.process_started_at')} AS started_us, p.name AS process_name, p.container_id, g.protocol, g.direction,
        host(g.local_addr) AS local_addr, g.local_port, host(g.remote_addr) AS remote_addr, g.remote_port,
        g.bytes_sent, g.bytes_received, g.connections, g.first_seen, g.last_seen
 FROM (${grouped}) g
 LEFT JOIN bi.processes p ON p.host_id = g.host_id AND p.pid = g.pid AND p.started_at = g.process_started_at`;
 
-const RAW_SIDES_SQL = (p: Params, w: TimeWindow): string => WITH_PROCESS(`
-  SELECT host_id, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port,
+const RAW_SIDES_SQL = (p: Params, plan: WindowPlan): string => WITH_PROCESS(`
+  SELECT host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port,
          sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(new_count)::bigint AS connections,
          min(time) AS first_seen, max(time) AS last_seen
   FROM bi.connections
-  WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
-  GROUP BY host_id, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port`);
+  WHERE ${rawConnectionRows(p, plan)}
+  GROUP BY host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port`);
 
-// At triple grain the client's port is gone: server_port is the service port, on the remote side of an
-// outgoing record and on the local side of an incoming one.
-const TRIPLE_SIDES_SQL = (c: TripleColumns, p: Params, w: TimeWindow): string => WITH_PROCESS(`
-  SELECT host_id, pid, process_started_at, protocol, direction, local_addr, remote_addr,
+const TRIPLE_COLUMNS = 'host_id, netns, pid, process_started_at, protocol, direction, local_addr, remote_addr';
+
+/**
+ * At triple grain the client's port is gone: server_port is the service port, on the remote side of an
+ * outgoing record and on the local side of an incoming one. The plan's pieces (raw edges, aggregate buckets)
+ * hold disjoint rows, so their sums add up to the window's.
+ */
+const TRIPLE_SIDES_SQL = (p: Params, plan: WindowPlan): string => {
+  const parts = [`SELECT ${TRIPLE_COLUMNS}, ${RAW_SERVER_PORT} AS server_port, bytes_sent, bytes_received, new_count AS connections,
+      time AS first_seen, time AS last_seen
+    FROM bi.connections WHERE ${rawConnectionRows(p, plan)}`];
+  for (const piece of plan.aggregates) {
+    parts.push(`SELECT ${TRIPLE_COLUMNS}, server_port, bytes_sent, bytes_received, connections, first_seen, last_seen
+    FROM ${TRAFFIC_VIEWS[piece.source]} WHERE ${bucketRows(p, piece.fromMs, piece.toMs)}`);
+  }
+  return WITH_PROCESS(`
+  SELECT ${TRIPLE_COLUMNS},
          CASE WHEN direction = 'incoming' THEN server_port END AS local_port,
          CASE WHEN direction = 'incoming' THEN NULL ELSE server_port END AS remote_port,
          bytes_sent, bytes_received, connections, first_seen, last_seen
   FROM (
-    SELECT host_id, pid, process_started_at, protocol, direction, local_addr, remote_addr, ${c.serverPort} AS server_port,
-           sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(${c.connections})::bigint AS connections,
-           min(${c.firstSeen}) AS first_seen, max(${c.lastSeen}) AS last_seen
-    FROM ${c.view}
-    WHERE ${c.time} >= ${p.add(isoOf(w.fromMs))} AND ${c.time} < ${p.add(isoOf(w.toMs))}
-    GROUP BY host_id, pid, process_started_at, protocol, direction, local_addr, remote_addr, 8
+    SELECT ${TRIPLE_COLUMNS}, server_port,
+           sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(connections)::bigint AS connections,
+           min(first_seen) AS first_seen, max(last_seen) AS last_seen
+    FROM (${parts.join('\n    UNION ALL\n    ')}) pieces
+    GROUP BY ${TRIPLE_COLUMNS}, server_port
   ) sums`);
+};
 
-const EXACT_NAT_SQL = (p: Params, w: TimeWindow): string => `
-SELECT host_id, protocol, kind, host(orig_src) AS orig_src, orig_sport, host(orig_dst) AS orig_dst, orig_dport,
+const EXACT_NAT_SQL = (p: Params, plan: WindowPlan): string => `
+SELECT host_id, netns, protocol, kind, host(orig_src) AS orig_src, orig_sport, host(orig_dst) AS orig_dst, orig_dport,
        host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst, reply_dport,
        GREATEST(count(DISTINCT conntrack_id), 1) AS translations,
        min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM bi.nat_translations
-WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
-GROUP BY host_id, protocol, kind, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, reply_dst, reply_dport`;
+WHERE ${rawNatRows(p, plan)}
+GROUP BY host_id, netns, protocol, kind, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, reply_dst, reply_dport`;
 
-// Triple grain from raw rows: translations that differ only in the client-side ports are one mapping.
-const RAW_TRIPLE_NAT_SQL = (p: Params, w: TimeWindow): string => `
-SELECT host_id, protocol, kind, host(orig_src) AS orig_src,
-       CASE WHEN min(orig_sport) = max(orig_sport) THEN min(orig_sport) END AS orig_sport,
-       host(orig_dst) AS orig_dst, orig_dport, host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst,
-       CASE WHEN min(reply_dport) = max(reply_dport) THEN min(reply_dport) END AS reply_dport,
-       count(*) AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-FROM bi.nat_translations
-WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
-GROUP BY host_id, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst`;
+const NAT_MAPPING = 'host_id, netns, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst';
 
-// The same from an aggregate: "translations" counts per-interval sightings there, as count(*) does above.
-const AGGREGATE_NAT_SQL = (view: string, p: Params, w: TimeWindow): string => `
-SELECT host_id, protocol, kind, host(orig_src) AS orig_src,
+/**
+ * Triple grain: translations that differ only in the client-side ports are one mapping. "translations" counts
+ * per-interval sightings here (raw rows and aggregates alike).
+ */
+const TRIPLE_NAT_SQL = (p: Params, plan: WindowPlan): string => {
+  const parts = [`SELECT ${NAT_MAPPING}, orig_sport AS min_orig_sport, orig_sport AS max_orig_sport,
+      reply_dport AS min_reply_dport, reply_dport AS max_reply_dport, 1 AS sightings, first_seen, last_seen
+    FROM bi.nat_translations WHERE ${rawNatRows(p, plan)}`];
+  for (const piece of plan.aggregates) {
+    if (piece.source === 'MINUTE') continue;
+    parts.push(`SELECT ${NAT_MAPPING}, min_orig_sport, max_orig_sport, min_reply_dport, max_reply_dport, sightings, first_seen, last_seen
+    FROM ${NAT_VIEWS[piece.source]} WHERE ${bucketRows(p, piece.fromMs, piece.toMs)}`);
+  }
+  return `
+SELECT host_id, netns, protocol, kind, host(orig_src) AS orig_src,
        CASE WHEN min(min_orig_sport) = max(max_orig_sport) THEN min(min_orig_sport) END AS orig_sport,
        host(orig_dst) AS orig_dst, orig_dport, host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst,
        CASE WHEN min(min_reply_dport) = max(max_reply_dport) THEN min(min_reply_dport) END AS reply_dport,
        sum(sightings)::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-FROM ${view}
-WHERE bucket >= ${p.add(isoOf(w.fromMs))} AND bucket < ${p.add(isoOf(w.toMs))}
-GROUP BY host_id, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst`;
+FROM (${parts.join('\n  UNION ALL\n  ')}) pieces
+GROUP BY ${NAT_MAPPING}`;
+};
 
 function toSide(r: SideRow): SideGroup {
   const process = r.pid !== null && r.started_us !== null
     ? { pid: r.pid, startedAtMs: num(r.started_us) / 1000, name: r.process_name, containerId: r.container_id }
     : null;
   return {
-    hostId: r.host_id, process, protocol: r.protocol, role: roleOf(r.direction, r.local_port, r.remote_port),
+    hostId: r.host_id, netns: num(r.netns), process, protocol: r.protocol, role: roleOf(r.direction, r.local_port, r.remote_port),
     localAddress: r.local_addr, localPort: r.local_port, remoteAddress: r.remote_addr, remotePort: r.remote_port,
     bytesSent: num(r.bytes_sent), bytesReceived: num(r.bytes_received), connections: num(r.connections),
     firstSeenMs: toMs(r.first_seen), lastSeenMs: toMs(r.last_seen),
@@ -156,7 +156,7 @@ function toSide(r: SideRow): SideGroup {
 
 function toNat(r: NatRow): NatGroup {
   return {
-    hostId: r.host_id, protocol: r.protocol, kind: r.kind,
+    hostId: r.host_id, netns: num(r.netns), protocol: r.protocol, kind: r.kind,
     origSrc: r.orig_src, origSrcPort: r.orig_sport, origDst: r.orig_dst, origDstPort: r.orig_dport,
     replySrc: r.reply_src, replySrcPort: r.reply_sport, replyDst: r.reply_dst, replyDstPort: r.reply_dport,
     // A translation without a conntrack id still is one translation.
@@ -165,10 +165,14 @@ function toNat(r: NatRow): NatGroup {
   };
 }
 
-/** Every host's records in the window, summed per side of a tuple (RAW) or of a triple (MINUTE/HOUR/DAY). */
+/**
+ * Every host's records whose life overlaps the window, summed per side of a tuple (RAW) or of a triple
+ * (MINUTE/HOUR/DAY: that aggregate for its whole buckets inside the window, finer data for the edges).
+ */
 export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolution: Resolution): Promise<SideGroup[]> {
+  const plan = await planFor(db, window, resolution, TRAFFIC_LEVELS);
   const p = new Params();
-  const sql = resolution === 'RAW' ? RAW_SIDES_SQL(p, window) : TRIPLE_SIDES_SQL(TRIPLE_SOURCES[resolution], p, window);
+  const sql = resolution === 'RAW' ? RAW_SIDES_SQL(p, plan) : TRIPLE_SIDES_SQL(p, plan);
   const { rows } = await db.query<SideRow>(sql, p.values);
   return rows.map(toSide);
 }
@@ -178,24 +182,21 @@ export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolut
  * the aggregates save: the benchmark compares the two; the API reads the aggregates.
  */
 export async function fetchTripleSideGroups(db: Queryable, window: TimeWindow, source: TripleSource): Promise<SideGroup[]> {
+  const plan = await planFor(db, window, source, TRAFFIC_LEVELS);
   const p = new Params();
-  const { rows } = await db.query<SideRow>(TRIPLE_SIDES_SQL(TRIPLE_SOURCES[source], p, window), p.values);
+  const { rows } = await db.query<SideRow>(TRIPLE_SIDES_SQL(p, plan), p.values);
   return rows.map(toSide);
 }
 
 /**
- * The window's NAT translations: per conntrack tuple (EXACT, raw rows), or per mapping without client-side ports
- * (raw rows, or the NAT aggregates, whose window is widened to their buckets).
+ * The translations of the window: per conntrack tuple (EXACT, raw rows), or per mapping without client-side ports
+ * (raw rows, or the NAT aggregates for their whole buckets inside the window with raw rows for the edges).
  */
 export async function fetchNatGroups(db: Queryable, window: TimeWindow, source: NatSource): Promise<NatGroup[]> {
+  // There is no minute NAT aggregate: the minute grain reads hours inside the window (still exact), raw at the edges.
+  const plan = await planFor(db, window, source === 'EXACT' ? 'RAW' : source === 'MINUTE' ? 'HOUR' : source, NAT_LEVELS);
   const p = new Params();
-  let sql: string;
-  if (source === 'EXACT') sql = EXACT_NAT_SQL(p, window);
-  else if (source === 'RAW') sql = RAW_TRIPLE_NAT_SQL(p, window);
-  else {
-    const agg = NAT_AGGREGATES[source];
-    sql = AGGREGATE_NAT_SQL(agg.view, p, widenToBuckets(window, agg.bucket));
-  }
+  const sql = source === 'EXACT' ? EXACT_NAT_SQL(p, plan) : TRIPLE_NAT_SQL(p, plan);
   const { rows } = await db.query<NatRow>(sql, p.values);
   return rows.map(toNat);
 }

@@ -1,0 +1,57 @@
+/**
+ * The SQL side of an exact window (see src/domain/window-plan.ts): how long the collection intervals of a window
+ * are, and the condition that selects the raw rows of a plan's edges. Fragments here are constants; every value
+ * travels as a bound parameter.
+ */
+import { planWindow, type WindowPlan } from '../../domain/window-plan.js';
+import type { Resolution } from '../../domain/resolution.js';
+import type { Queryable } from '../database.js';
+import { Params, isoOf, num, type TimeWindow } from './sql.js';
+
+/** The longest collection interval the collector accepts: rows stamped this long after a window may overlap it. */
+const MAX_INTERVAL_MS = 3_600_000;
+
+/** Aggregates of per-interval connection rows, and of NAT translations (there is no minute NAT aggregate). */
+export const TRAFFIC_LEVELS = ['MINUTE', 'HOUR', 'DAY'] as const;
+export const NAT_LEVELS = ['HOUR', 'DAY'] as const;
+
+/** The longest collection interval among the snapshots whose rows may overlap the window (0 without any). */
+export async function fetchLongestIntervalMs(db: Queryable, window: TimeWindow): Promise<number> {
+  const { rows } = await db.query<{ s: number | string | null }>(
+    'SELECT max(interval_seconds) AS s FROM bi.snapshots WHERE time >= $1 AND time < $2',
+    [isoOf(window.fromMs), isoOf(window.toMs + MAX_INTERVAL_MS)],
+  );
+  return Math.ceil(num(rows[0]?.s ?? 0) * 1000);
+}
+
+/** Plans the window for a resolution over the given aggregate levels, reading the interval length first. */
+export async function planFor(db: Queryable, window: TimeWindow, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[]): Promise<WindowPlan> {
+  return planWindow(window, resolution, levels, await fetchLongestIntervalMs(db, window));
+}
+
+/**
+ * Raw connection rows (bi.connections) of the plan's edges: stamped in one of its raw ranges, and whose life
+ * within their interval overlaps the window.
+ */
+export function rawConnectionRows(p: Params, plan: WindowPlan): string {
+  const from = p.add(isoOf(plan.window.fromMs));
+  const to = p.add(isoOf(plan.window.toMs));
+  const ranges = plan.raw.map((r) => `(time >= ${p.add(isoOf(r.fromMs))} AND time < ${p.add(isoOf(r.toMs))})`);
+  return `(${ranges.join(' OR ')}) AND active_from < ${to}::timestamptz AND (active_to > ${from}::timestamptz OR active_from = ${from}::timestamptz)`;
+}
+
+/**
+ * Raw NAT rows (bi.nat_translations) of the plan's edges: seen in one of its raw ranges by a snapshot at or after
+ * the window's start, and existing before its end. (A conntrack entry is alive from first_seen to every
+ * snapshot that saw it.)
+ */
+export function rawNatRows(p: Params, plan: WindowPlan): string {
+  const to = p.add(isoOf(plan.window.toMs));
+  const ranges = plan.raw.map((r) => `(time >= ${p.add(isoOf(r.fromMs))} AND time < ${p.add(isoOf(r.toMs))})`);
+  return `(${ranges.join(' OR ')}) AND first_seen < ${to}::timestamptz`;
+}
+
+/** Aggregate rows of one plan piece. */
+export function bucketRows(p: Params, fromMs: number, toMs: number): string {
+  return `bucket >= ${p.add(isoOf(fromMs))} AND bucket < ${p.add(isoOf(toMs))}`;
+}
