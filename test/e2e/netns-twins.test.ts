@@ -151,6 +151,9 @@ describe('two namespaces on one host reusing 127.0.0.1:7811, asked at every reso
             // Only edges touching this test's processes (the filter already keeps to the client's name).
             const edges = answer.edges.filter((e) => pids.has(e.client.process?.pid ?? -1) || pids.has(e.server.process?.pid ?? -1));
             const what = `${mode} ${resolution} (answered at ${answer.resolution}) ${o.spec.clientName}`;
+            // The aggregates really answer: a window of whole days is never read from raw rows alone but at RAW.
+            if (resolution === 'AUTO') assert.notEqual(answer.resolution, 'RAW', what);
+            else assert.equal(answer.resolution, resolution, what);
             assert.equal(edges.length, 1, `${what}: ${JSON.stringify(edges, null, 2)}`);
             const edge = edges[0] as Edge;
             assert.equal(edge.match, 'BOTH_ENDS', what);
