@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { buildTopology, type Topology } from './topology.js';
+import { buildTopology, type Topology, type TopologyOptions } from './topology.js';
 
 /**
  * The end-to-end investigation, shared by the e2e test (which asserts) and `npm run demo` (which prints):
@@ -77,11 +77,19 @@ async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T |
   }
 }
 
-export async function runScenario(say: Say, options: { longConnections?: number; shortConnections?: number } = {}): Promise<Scenario> {
+export interface ScenarioOptions {
+  readonly longConnections?: number;
+  readonly shortConnections?: number;
+  /** How long each long connection lives; it sends a chunk at least every 250 ms (default 3). */
+  readonly longSeconds?: number;
+  readonly topology?: TopologyOptions;
+}
+
+export async function runScenario(say: Say, options: ScenarioOptions = {}): Promise<Scenario> {
   const dataDir = mkdtempSync(join(tmpdir(), 'conntrail-e2e-'));
   const children: ChildProcess[] = [];
   const logs = new Map<string, string>();
-  const topology = await buildTopology();
+  const topology = await buildTopology(options.topology);
   const { ns, addr } = topology;
   const apiUrl = `http://${addr.routerManagement}:4000/graphql`;
   const readerPool = new pg.Pool({ host: addr.routerManagement, port: 5433, user: 'conntrail_reader', password: SQL_PASSWORD, database: 'postgres', max: 1 });
@@ -141,9 +149,11 @@ export async function runScenario(say: Say, options: { longConnections?: number;
     // Let every collector's eBPF source settle (a full interval) before the traffic starts.
     await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
     const trafficAt = new Date();
+    const longSeconds = options.longSeconds ?? 3;
     say(`client program: ${options.longConnections ?? 2} long-lived and ${options.shortConnections ?? 10} short connections to ${addr.vip}:${topology.vipPort}`);
     const clientOut = await topology.execIn(ns.client, process.execPath,
-      [CLIENT_PROGRAM, addr.vip, String(topology.vipPort), String(options.longConnections ?? 2), String(options.shortConnections ?? 10), '3']);
+      [CLIENT_PROGRAM, addr.vip, String(topology.vipPort), String(options.longConnections ?? 2), String(options.shortConnections ?? 10),
+        String(longSeconds), String(Math.max(10, longSeconds * 4))]);
     const client = JSON.parse(clientOut.trim().split('\n').pop() ?? '{}') as ClientReport;
     say(`client program done: ${client.connections} connections, sent ${client.sent} bytes, received ${client.received} bytes`);
     // Two more intervals so that the closing records of every host are written.
