@@ -153,7 +153,7 @@ export async function runScenario(say: Say, options: ScenarioOptions = {}): Prom
     say(`client program: ${options.longConnections ?? 2} long-lived and ${options.shortConnections ?? 10} short connections to ${addr.vip}:${topology.vipPort}`);
     const clientOut = await topology.execIn(ns.client, process.execPath,
       [CLIENT_PROGRAM, addr.vip, String(topology.vipPort), String(options.longConnections ?? 2), String(options.shortConnections ?? 10),
-        String(longSeconds), String(Math.max(10, longSeconds * 4))]);
+        String(longSeconds), String(Math.max(10, longSeconds * 4))], (longSeconds + 60) * 1000);
     const client = JSON.parse(clientOut.trim().split('\n').pop() ?? '{}') as ClientReport;
     say(`client program done: ${client.connections} connections, sent ${client.sent} bytes, received ${client.received} bytes`);
     // Two more intervals so that the closing records of every host are written.

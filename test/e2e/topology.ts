@@ -24,13 +24,13 @@ export interface Topology {
   readonly serverPort: number;
   /** Spawns a command inside a namespace. */
   spawnIn(ns: string, command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
-  execIn(ns: string, command: string, args: readonly string[]): Promise<string>;
+  execIn(ns: string, command: string, args: readonly string[], timeoutMs?: number): Promise<string>;
   teardown(): Promise<void>;
 }
 
-async function sh(args: readonly string[]): Promise<string> {
+async function sh(args: readonly string[], timeoutMs = 20_000): Promise<string> {
   const [cmd, ...rest] = args;
-  const { stdout } = await run(cmd ?? 'true', rest, { timeout: 20_000 });
+  const { stdout } = await run(cmd ?? 'true', rest, { timeout: timeoutMs });
   return stdout;
 }
 
@@ -117,8 +117,8 @@ export async function buildTopology(options: TopologyOptions = {}): Promise<Topo
     spawnIn(name, command, args, options = {}) {
       return spawn('ip', ['netns', 'exec', name, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     },
-    execIn(name, command, args) {
-      return inNs(name, command, ...args);
+    execIn(name, command, args, timeoutMs) {
+      return sh(['ip', 'netns', 'exec', name, command, ...args], timeoutMs);
     },
     teardown,
   };
