@@ -173,9 +173,15 @@ function sameOrNull<T>(a: T | null, b: T | null): T | null {
   return a === b ? a : null;
 }
 
-/** Merges translations (e.g. an edge's flows') per router and mapping, nulling ports that differ; each group counts once. */
-export function summariseNat(groups: readonly NatGroup[]): NatHopSummary[] {
+/**
+ * Merges translations (e.g. an edge's flows') per router and mapping, nulling ports that differ; each group counts
+ * once, and at least as many times as connections went through it (`through`): a client row that stands for
+ * several connections (elided) keeps the tuple of one, so it meets one translation, yet each of its connections
+ * had a conntrack entry of its own.
+ */
+export function summariseNat(groups: readonly NatGroup[], through?: ReadonlyMap<NatGroup, number>): NatHopSummary[] {
   const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup> }>();
+  const count = (n: NatGroup): number => Math.max(n.translations, through?.get(n) ?? 0);
   for (const n of groups) {
     const key = [n.hostId, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
     const entry = byKey.get(key);
@@ -186,7 +192,7 @@ export function summariseNat(groups: readonly NatGroup[]): NatHopSummary[] {
           hostId: n.hostId, protocol: n.protocol, kind: n.kind,
           original: { source: n.origSrc, sourcePort: n.origSrcPort, destination: n.origDst, destinationPort: n.origDstPort },
           reply: { source: n.replySrc, sourcePort: n.replySrcPort, destination: n.replyDst, destinationPort: n.replyDstPort },
-          translations: n.translations, firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
+          translations: count(n), firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
         },
       });
       continue;
@@ -199,12 +205,19 @@ export function summariseNat(groups: readonly NatGroup[]): NatHopSummary[] {
       ...h,
       original: { ...h.original, sourcePort: sameOrNull(h.original.sourcePort, n.origSrcPort) },
       reply: { ...h.reply, destinationPort: sameOrNull(h.reply.destinationPort, n.replyDstPort) },
-      translations: h.translations + n.translations,
+      translations: h.translations + count(n),
       firstSeenMs: Math.min(h.firstSeenMs, n.firstSeenMs),
       lastSeenMs: Math.max(h.lastSeenMs, n.lastSeenMs),
     };
   }
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v.hop);
+}
+
+/** How many connections of these flows crossed each translation. */
+function connectionsThrough(flows: readonly Flow[]): Map<NatGroup, number> {
+  const out = new Map<NatGroup, number>();
+  for (const f of flows) for (const n of f.nat) out.set(n, (out.get(n) ?? 0) + f.connections);
+  return out;
 }
 
 function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
@@ -229,7 +242,7 @@ function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
     match: dominant.match,
     matches,
     connections, bytesSent, bytesReceived, firstSeenMs, lastSeenMs,
-    nat: summariseNat(acc.flows.flatMap((f) => f.nat)),
+    nat: summariseNat(acc.flows.flatMap((f) => f.nat), connectionsThrough(acc.flows)),
   };
 }
 

@@ -120,24 +120,25 @@ FROM bi.nat_translations
 WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
 GROUP BY host_id, protocol, kind, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, reply_dst, reply_dport`;
 
-// Triple grain from raw rows: translations that differ only in the client-side ports are one mapping.
+// Triple grain from raw rows: translations that differ only in the client-side ports are one mapping; each conntrack
+// entry counts once, in the snapshot that first reported it (rows written before new_count existed count each).
 const RAW_TRIPLE_NAT_SQL = (p: Params, w: TimeWindow): string => `
 SELECT host_id, protocol, kind, host(orig_src) AS orig_src,
        CASE WHEN min(orig_sport) = max(orig_sport) THEN min(orig_sport) END AS orig_sport,
        host(orig_dst) AS orig_dst, orig_dport, host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst,
        CASE WHEN min(reply_dport) = max(reply_dport) THEN min(reply_dport) END AS reply_dport,
-       count(*) AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+       sum(COALESCE(new_count, 1))::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM bi.nat_translations
 WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
 GROUP BY host_id, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst`;
 
-// The same from an aggregate: "translations" counts per-interval sightings there, as count(*) does above.
+// The same from an aggregate: "translations" counts the conntrack entries first reported in the window, as above.
 const AGGREGATE_NAT_SQL = (view: string, p: Params, w: TimeWindow): string => `
 SELECT host_id, protocol, kind, host(orig_src) AS orig_src,
        CASE WHEN min(min_orig_sport) = max(max_orig_sport) THEN min(min_orig_sport) END AS orig_sport,
        host(orig_dst) AS orig_dst, orig_dport, host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst,
        CASE WHEN min(min_reply_dport) = max(max_reply_dport) THEN min(min_reply_dport) END AS reply_dport,
-       sum(sightings)::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+       sum(translations)::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM ${view}
 WHERE bucket >= ${p.add(isoOf(w.fromMs))} AND bucket < ${p.add(isoOf(w.toMs))}
 GROUP BY host_id, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst`;
