@@ -175,24 +175,24 @@ function sameOrNull<T>(a: T | null, b: T | null): T | null {
 
 /**
  * Merges translations (e.g. an edge's flows') per router and mapping, nulling ports that differ; each group counts
- * once, and at least as many times as connections went through it (`through`): a client row that stands for
- * several connections (elided) keeps the tuple of one, so it meets one translation, yet each of its connections
- * had a conntrack entry of its own.
+ * once. A hop counts at least as many entries as connections went through it (`through`): a client row that
+ * stands for several connections (elided) keeps the tuple of one, so it meets one translation, yet each of its
+ * connections had a conntrack entry of its own.
  */
 export function summariseNat(groups: readonly NatGroup[], through?: ReadonlyMap<NatGroup, number>): NatHopSummary[] {
-  const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup> }>();
-  const count = (n: NatGroup): number => Math.max(n.translations, through?.get(n) ?? 0);
+  const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup>; connections: number }>();
   for (const n of groups) {
     const key = [n.hostId, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
     const entry = byKey.get(key);
     if (!entry) {
       byKey.set(key, {
         seen: new Set([n]),
+        connections: through?.get(n) ?? 0,
         hop: {
           hostId: n.hostId, protocol: n.protocol, kind: n.kind,
           original: { source: n.origSrc, sourcePort: n.origSrcPort, destination: n.origDst, destinationPort: n.origDstPort },
           reply: { source: n.replySrc, sourcePort: n.replySrcPort, destination: n.replyDst, destinationPort: n.replyDstPort },
-          translations: count(n), firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
+          translations: n.translations, firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
         },
       });
       continue;
@@ -200,17 +200,19 @@ export function summariseNat(groups: readonly NatGroup[], through?: ReadonlyMap<
     // The same translation can carry several flows (triple mode): count it once.
     if (entry.seen.has(n)) continue;
     entry.seen.add(n);
+    entry.connections += through?.get(n) ?? 0;
     const h = entry.hop;
     entry.hop = {
       ...h,
       original: { ...h.original, sourcePort: sameOrNull(h.original.sourcePort, n.origSrcPort) },
       reply: { ...h.reply, destinationPort: sameOrNull(h.reply.destinationPort, n.replyDstPort) },
-      translations: h.translations + count(n),
+      translations: h.translations + n.translations,
       firstSeenMs: Math.min(h.firstSeenMs, n.firstSeenMs),
       lastSeenMs: Math.max(h.lastSeenMs, n.lastSeenMs),
     };
   }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v.hop);
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, v]) => (v.connections > v.hop.translations ? { ...v.hop, translations: v.connections } : v.hop));
 }
 
 /** How many connections of these flows crossed each translation. */

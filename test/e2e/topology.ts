@@ -104,8 +104,8 @@ export async function buildTopology(options: TopologyOptions = {}): Promise<Topo
       '-j', 'DNAT', '--to-destination', `${addr.server}:${serverPort}`);
     await inNs(ns.router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', `${net}.1.0/24`, '-o', link('ctr2'), '-j', 'MASQUERADE');
     if (options.hostConntrack) {
-      // A nat-table rule that matches nothing registers conntrack's hooks in the namespace (what Docker's rules do).
-      for (const name of [ns.client, ns.server]) await inNs(name, 'iptables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '9', '-j', 'RETURN');
+      // A stateful rule (as Docker's) makes the kernel track every flow of the namespace; an empty nat rule does not.
+      for (const name of [ns.client, ns.server]) await inNs(name, 'iptables', '-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT');
     }
   } catch (err) {
     await teardown();

@@ -111,13 +111,25 @@ const TRIPLE_SIDES_SQL = (c: TripleColumns, p: Params, w: TimeWindow): string =>
     GROUP BY host_id, pid, process_started_at, protocol, direction, local_addr, remote_addr, 8
   ) sums`);
 
+/**
+ * A translation is in the window when its life overlaps it, not only when a snapshot row of it was written inside:
+ * an entry that began in the window and ended before the next reading is written once, in the snapshot after (whose
+ * time may fall past the window's end), where the connection's own rows may have fallen inside.
+ */
+const NAT_REPORT_LAG_MS = 60_000;
+
+const NAT_IN_WINDOW = (p: Params, w: TimeWindow): string => {
+  const to = p.add(isoOf(w.toMs));
+  return `time >= ${p.add(isoOf(w.fromMs))} AND (time < ${to} OR (time < ${p.add(isoOf(w.toMs + NAT_REPORT_LAG_MS))} AND first_seen < ${to}))`;
+};
+
 const EXACT_NAT_SQL = (p: Params, w: TimeWindow): string => `
 SELECT host_id, protocol, kind, host(orig_src) AS orig_src, orig_sport, host(orig_dst) AS orig_dst, orig_dport,
        host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst, reply_dport,
        GREATEST(count(DISTINCT conntrack_id), 1) AS translations,
        min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM bi.nat_translations
-WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
+WHERE ${NAT_IN_WINDOW(p, w)}
 GROUP BY host_id, protocol, kind, orig_src, orig_sport, orig_dst, orig_dport, reply_src, reply_sport, reply_dst, reply_dport`;
 
 // Triple grain from raw rows: translations that differ only in the client-side ports are one mapping; each conntrack
@@ -129,7 +141,7 @@ SELECT host_id, protocol, kind, host(orig_src) AS orig_src,
        CASE WHEN min(reply_dport) = max(reply_dport) THEN min(reply_dport) END AS reply_dport,
        sum(COALESCE(new_count, 1))::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM bi.nat_translations
-WHERE time >= ${p.add(isoOf(w.fromMs))} AND time < ${p.add(isoOf(w.toMs))}
+WHERE ${NAT_IN_WINDOW(p, w)}
 GROUP BY host_id, protocol, kind, orig_src, orig_dst, orig_dport, reply_src, reply_sport, reply_dst`;
 
 // The same from an aggregate: "translations" counts the conntrack entries first reported in the window, as above.
