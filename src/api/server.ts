@@ -8,7 +8,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Database } from '../store/database.js';
-import { checkCost, depthLimitRule } from './complexity.js';
+import { aliasLimitRule, checkCost, checkNoNulStrings, depthLimitRule } from './complexity.js';
 import { createContext, type ApiContext } from './context.js';
 import { ApiConfigError, makeFormatError } from './errors.js';
 import { createHttpHandler } from './http.js';
@@ -87,7 +87,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       includeStacktraceInErrorResponses: false,
       csrfPrevention: true,
       allowBatchedHttpRequests: true,
-      validationRules: [depthLimitRule(limits.maxDepth)],
+      // Parsing stops at maxTokens, so a huge document costs little before it is refused.
+      parseOptions: { maxTokens: limits.maxTokens },
+      validationRules: [depthLimitRule(limits.maxDepth), aliasLimitRule(limits.maxAliases)],
       formatError: makeFormatError(log),
       logger: { debug: (m) => log.debug({ apollo: m }), info: (m) => log.info({ apollo: m }), warn: (m) => log.warn({ apollo: m }), error: (m) => log.error({ apollo: m }) },
       plugins: [
@@ -99,6 +101,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
           async requestDidStart() {
             return {
               async didResolveOperation(rc) {
+                checkNoNulStrings(rc.document, rc.request.variables);
                 checkCost({ maxListSize: limits.maxPageSize, schema: rc.schema, document: rc.document, operationName: rc.operationName, variables: rc.request.variables }, limits.maxCost);
               },
             };
