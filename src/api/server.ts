@@ -13,6 +13,7 @@ import { createContext, type ApiContext } from './context.js';
 import { ApiConfigError, makeFormatError } from './errors.js';
 import { createHttpHandler } from './http.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
+import { isLoopbackHost } from './loopback.js';
 import type { ApiLogger } from './logger.js';
 import { resolvers } from './resolvers/index.js';
 import { loadTypeDefs } from './schema.js';
@@ -57,9 +58,7 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1';
-}
+export { isLoopbackHost };
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const host = options.host ?? '127.0.0.1';
