@@ -137,11 +137,12 @@ static void load(struct helper *h)
 		die(EXIT_LOAD, "cannot load the BPF programs: %s (the verifier log, if any, is above)", strerror(-err));
 
 	struct bpf_program *core[] = { h->skel->progs.on_set_state, h->skel->progs.on_retransmit,
-				       h->skel->progs.on_send_length, h->skel->progs.on_recv_length };
+				       h->skel->progs.on_send_length, h->skel->progs.on_recv_length,
+				       h->skel->progs.on_data_ready };
 	for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
 		if (!bpf_program__attach(core[i]))
 			die(EXIT_ATTACH, "cannot attach %s: %s", bpf_program__name(core[i]), strerror(errno));
-	strcpy(h->features, "tcp,udp");
+	strcpy(h->features, "tcp,udp,udp-local");
 	if (tracefs == 0) {
 		int attached = 0;
 

@@ -24,7 +24,7 @@
 #define CT_STAT_UDP_NO_PEER 3     /* UDP datagrams on unconnected sockets whose peer was unknown */
 #define CT_STAT_COUNT 4
 
-/* One TCP connection or one UDP flow (socket x peer). Counters are cumulative. 136 bytes. */
+/* One TCP connection or one UDP flow (socket x peer). Counters are cumulative. 168 bytes. */
 struct ct_conn {
 	__u64 cookie;      /* socket cookie: unique per socket for the life of the boot */
 	__u64 open_ns;     /* CLOCK_BOOTTIME ns; 0 when unknown (CT_F_PREEXISTING) */
@@ -33,6 +33,13 @@ struct ct_conn {
 	__u64 bytes_recv;  /* payload bytes the local process read from the socket */
 	__u64 start_ns;    /* start_boottime of the process (thread group leader), ns since boot */
 	__u64 inode;       /* socket inode (as in /proc/PID/fd socket:[N]); 0 when unknown */
+	/* TCP only: payload bytes by the kernel's own per-socket counters (see tcp_wire_sample), counted from
+	 * when tracking began (the *_base values, in the same units). The record reports the larger of
+	 * these and the syscall sums above. */
+	__u64 wire_sent;   /* payload bytes the peer acknowledged */
+	__u64 wire_recv;   /* payload bytes received in order, read by the process or not */
+	__u64 acked_base;
+	__u64 recv_base;
 	__u32 pid;         /* tgid of the process that owns the connection; 0 when unknown */
 	__u32 netns;       /* network namespace inode */
 	__u32 retrans;     /* TCP segments retransmitted */
@@ -56,9 +63,11 @@ struct ct_event {
 	__u64 close_ns;    /* CLOCK_BOOTTIME ns */
 };
 
-/* UDP flows are tracked per socket and peer. */
+/* UDP flows are tracked per socket, local address and peer: a socket bound to 0.0.0.0 or [::] serves
+ * every address of its namespace, and each one its datagrams really used is a flow of its own. */
 struct ct_udp_key {
 	__u64 cookie;
+	__u8 saddr[16];    /* local address the datagrams used; all zero while unknown (see udp.bpf.h) */
 	__u8 daddr[16];
 	__u16 dport;       /* host order */
 	__u8 family;       /* 4 or 6 */

@@ -91,6 +91,49 @@ struct {
 	__type(value, struct ct_pending_mtx);
 } pending_mtx SEC(".maps");
 
+/* A UDP socket's peer (socket cookie x peer address and port): the key of udp_local. */
+struct ct_udp_peer {
+	__u64 cookie;
+	__u8 daddr[16];
+	__u16 dport;       /* host order */
+	__u8 family;
+	__u8 pad[5];
+};
+
+struct ct_addr {
+	__u8 a[16];
+};
+
+/* The local address a wildcard-bound UDP socket last received a peer's datagram on: its replies to that
+ * peer leave from it (a request/response server must answer from the address it was asked on, or the
+ * peer and any NAT on the way would not recognise the answer). Sends to a peer not heard from yet keep
+ * an unknown (zero) local address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ct_udp_peer);
+	__type(value, struct ct_addr);
+} udp_local SEC(".maps");
+
+/* The latest datagram queued to a UDP socket (sock:sk_data_ready, socket cookie -> its addresses as they
+ * arrived, after any NAT of this host): a read with no syscall record of its own (one that began before
+ * the helper started, like a server already blocked in recvfrom) is attributed from it when it fits. */
+struct ct_rx_dgram {
+	__u8 local[16];    /* the datagram's destination: the local address it really used */
+	__u8 peer[16];     /* its source */
+	__u32 len;         /* UDP payload length */
+	__u16 pport;       /* source port, host order */
+	__u8 family;       /* as the socket sees it: 6 for an IPv6 socket (IPv4 peers v4-mapped) */
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct ct_rx_dgram);
+} udp_last_rx SEC(".maps");
+
 static __always_inline void stat_inc(int which)
 {
 	__u32 zero = 0;

@@ -58,7 +58,15 @@ static const char *dir_name(int dir)
 	return dir == CT_DIR_CONNECT ? "connect" : dir == CT_DIR_ACCEPT ? "accept" : "-";
 }
 
-/* One connection record: kind 'C' (closed, close_ns set) or 'U' (live). */
+static unsigned long long max_u64(__u64 a, __u64 b)
+{
+	return a > b ? a : b;
+}
+
+/* One connection record: kind 'C' (closed, close_ns set) or 'U' (live). Bytes: the larger of what the
+ * syscalls moved and what the kernel's TCP counters say (zero for UDP), so data the process never
+ * read (a close with unread data) or moved without a traced syscall still counts, and a connection
+ * first seen mid-life still reports what it moved since. */
 void print_conn(struct helper *h, char kind, const struct ct_conn *c, __u64 close_ns)
 {
 	char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[CT_COMM_LEN * 4 + 2];
@@ -78,7 +86,8 @@ void print_conn(struct helper *h, char kind, const struct ct_conn *c, __u64 clos
 	    kind, (unsigned long long)c->cookie, c->proto == 17 ? "udp" : "tcp", c->family, c->netns,
 	    laddr, c->sport, raddr, c->dport, c->pid, start_ticks, comm, dir_name(c->dir), state,
 	    c->flags, (unsigned long long)c->open_ns, (unsigned long long)close_ns,
-	    (unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_recv, c->retrans, c->rtt_us,
+	    (unsigned long long)max_u64(c->bytes_sent, c->wire_sent),
+	    (unsigned long long)max_u64(c->bytes_recv, c->wire_recv), c->retrans, c->rtt_us,
 	    (unsigned long long)c->inode);
 }
 

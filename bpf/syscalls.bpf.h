@@ -143,6 +143,8 @@ static long mmsg_rx_one(__u32 i, void *data)
 	__builtin_memcpy(k.daddr, p.addr, 16);
 	k.dport = p.port;
 	k.family = p.family;
+	__builtin_memcpy(k.saddr, rx->tmpl.saddr, 16);
+	udp_learnt_local(&k);
 	udp_upsert(&k, &rx->tmpl, 0, m.msg_len);
 	return 0;
 }
@@ -182,6 +184,8 @@ static __always_inline void finish_rx(long ret)
 			__builtin_memcpy(k.daddr, p.addr, 16);
 			k.dport = p.port;
 			k.family = p.family;
+			__builtin_memcpy(k.saddr, rx->tmpl.saddr, 16);
+			udp_learnt_local(&k);
 			udp_upsert(&k, &rx->tmpl, 0, rx->bytes);
 		} else {
 			stat_inc(CT_STAT_UDP_NO_PEER);

@@ -18,7 +18,75 @@ static __always_inline struct ct_conn *tcp_lookup(__u64 *key, __u64 cookie)
 	return c;
 }
 
-static __always_inline void tcp_emit_close(const struct sock *sk, struct ct_conn *c, __u64 key, __u64 now)
+/*
+ * Bytes of a TCP connection by the kernel's own per-socket counters, not by summing syscalls: a socket
+ * reaches TCP_CLOSE (TIME_WAIT after a half-close, a reset, close() with unread data) while received
+ * data may still be queued, and the reads that follow come after the close record. The counters are
+ * final at that moment, so the close record is exact however the connection ended.
+ *
+ * Which counter equals payload bytes (checked on this kernel with programs counting their own bytes):
+ *  - bytes_received advances with rcv_nxt, which counts a received FIN as one byte (the SYN is not
+ *    counted: the client sets rcv_nxt directly, the server starts after it). tcp_fin() alone sets
+ *    SOCK_DONE, so that flag says the extra byte is there.
+ *  - bytes_acked advances with snd_una: the client's SYN, once acknowledged, counts one (taken into
+ *    acked_base at ESTABLISHED), and so does our FIN once acknowledged. Our FIN was sent only after
+ *    leaving ESTABLISHED/CLOSE_WAIT for FIN_WAIT1, FIN_WAIT2, CLOSING or LAST_ACK (tcp_send_fin adds it
+ *    to write_seq), and it is acknowledged when snd_una reached write_seq. bytes_acked is preferred
+ *    over bytes_sent, which also counts retransmitted segments.
+ * `state` is the state the socket was in before the event (a transition's old state): at
+ * ESTABLISHED -> FIN_WAIT1 the FIN is not queued yet.
+ */
+static __always_inline int tcp_fin_sent_state(int state)
+{
+	return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING || state == TCP_LAST_ACK;
+}
+
+static __always_inline __u64 tcp_payload_received(const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 n = BPF_CORE_READ(tp, bytes_received);
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+
+	if ((flags & (1UL << SOCK_DONE)) && n > 0)
+		n--;
+	return n;
+}
+
+static __always_inline __u64 tcp_payload_acked(const struct sock *sk, int state)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 n = BPF_CORE_READ(tp, bytes_acked);
+
+	if (tcp_fin_sent_state(state) && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq) && n > 0)
+		n--;
+	return n;
+}
+
+/* Where counting starts: what the counters held when tracking began (or at ESTABLISHED, past the SYN). */
+static __always_inline void tcp_wire_base(struct ct_conn *c, const struct sock *sk, int state)
+{
+	c->recv_base = tcp_payload_received(sk);
+	c->acked_base = tcp_payload_acked(sk, state);
+	c->wire_recv = 0;
+	c->wire_sent = 0;
+}
+
+/* Refreshes wire_* from the counters. Never lowers them: a reader takes a lower cumulative value for
+ * a new socket on the same tuple. */
+static __always_inline void tcp_wire_sample(struct ct_conn *c, const struct sock *sk, int state)
+{
+	__u64 recv = tcp_payload_received(sk);
+	__u64 acked = tcp_payload_acked(sk, state);
+
+	recv = recv > c->recv_base ? recv - c->recv_base : 0;
+	acked = acked > c->acked_base ? acked - c->acked_base : 0;
+	if (recv > c->wire_recv)
+		c->wire_recv = recv;
+	if (acked > c->wire_sent)
+		c->wire_sent = acked;
+}
+
+static __always_inline void tcp_emit_close(const struct sock *sk, struct ct_conn *c, __u64 key, __u64 now, int oldstate)
 {
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	struct ct_event *e;
@@ -33,9 +101,11 @@ static __always_inline void tcp_emit_close(const struct sock *sk, struct ct_conn
 		return;
 	}
 	if (c) {
+		tcp_wire_sample(c, sk, oldstate);
 		__builtin_memcpy(&e->conn, c, sizeof(*c));
 	} else {
-		/* Opened before we started: report what the socket itself still tells. */
+		/* Opened before we started: report what the socket itself still tells (no bytes: what it
+		 * moved before may have been reported by an earlier helper). */
 		__builtin_memset(&e->conn, 0, sizeof(e->conn));
 		e->conn.cookie = cookie;
 		e->conn.proto = IPPROTO_TCP;
@@ -70,7 +140,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int 
 	if (newstate == TCP_CLOSE) {
 		if (oldstate == TCP_CLOSE)
 			return 0; /* closed already: reported then */
-		tcp_emit_close(sk, c, key, now);
+		tcp_emit_close(sk, c, key, now, oldstate);
 		return 0;
 	}
 	if (c) {
@@ -78,6 +148,10 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int 
 		c->state = newstate;
 		c->last_ns = now;
 		c->rtt_us = tcp_rtt_us(sk);
+		if (newstate == TCP_ESTABLISHED && (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV))
+			tcp_wire_base(c, sk, oldstate); /* past the SYN: bytes_acked counted ours */
+		else
+			tcp_wire_sample(c, sk, oldstate);
 		if (newstate == TCP_ESTABLISHED)
 			c->flags |= CT_F_ESTABLISHED;
 		return 0;
@@ -107,6 +181,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int 
 	if (newstate == TCP_ESTABLISHED)
 		n.flags |= CT_F_ESTABLISHED;
 	fill_sock(&n, sk);
+	tcp_wire_base(&n, sk, oldstate);
 	if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_ANY) == -7 /* E2BIG: full */)
 		stat_inc(CT_STAT_TCP_MAP_FULL);
 	return 0;
@@ -146,6 +221,8 @@ static __always_inline void tcp_msg(struct sock *sk, __u64 bytes, int is_send)
 		n.state = st;
 		n.flags = CT_F_PREEXISTING | CT_F_ESTABLISHED;
 		fill_sock(&n, sk);
+		/* The counters so far include what this send/recv moved: it is counted by the sums below. */
+		tcp_wire_base(&n, sk, st);
 		if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_ANY) == -7)
 			stat_inc(CT_STAT_TCP_MAP_FULL);
 		c = bpf_map_lookup_elem(&tcp_conns, &key);
@@ -162,6 +239,7 @@ static __always_inline void tcp_msg(struct sock *sk, __u64 bytes, int is_send)
 		__sync_fetch_and_add(&c->bytes_sent, bytes);
 	else
 		__sync_fetch_and_add(&c->bytes_recv, bytes);
+	tcp_wire_sample(c, sk, BPF_CORE_READ(sk, __sk_common.skc_state));
 	c->last_ns = now;
 	c->rtt_us = tcp_rtt_us(sk);
 }

@@ -13,13 +13,27 @@ static __always_inline void udp_template(struct ct_conn *t, struct sock *sk, __u
 	t->inode = sock_inode(sk);
 }
 
-/* Adds bytes to the flow `k`, creating it from the template (local side and process) if new. */
+static __always_inline int addr_known(const __u8 *a)
+{
+	__u64 w[2];
+
+	__builtin_memcpy(w, a, 16);
+	return w[0] != 0 || w[1] != 0;
+}
+
+/* Adds bytes to the flow `k`, creating it from the template (local side and process) if new. A flow whose
+ * local address was just learnt takes over what was counted for the same peer while it was unknown (the
+ * first datagrams a wildcard socket sent there, before any answer showed which address they used). */
 static __always_inline void udp_upsert(struct ct_udp_key *k, struct ct_conn *t, __u64 sent, __u64 recv)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct ct_conn *c = bpf_map_lookup_elem(&udp_flows, k);
 
 	if (!c) {
+		struct ct_conn *unknown = NULL;
+		struct ct_udp_key uk;
+
+		__builtin_memcpy(t->saddr, k->saddr, 16);
 		__builtin_memcpy(t->daddr, k->daddr, 16);
 		t->dport = k->dport;
 		t->family = k->family;
@@ -29,10 +43,25 @@ static __always_inline void udp_upsert(struct ct_udp_key *k, struct ct_conn *t, 
 		t->last_ns = now;
 		t->dir = sent ? CT_DIR_CONNECT : CT_DIR_ACCEPT;
 		t->flags = CT_F_ESTABLISHED;
+		if (addr_known(k->saddr)) {
+			__builtin_memcpy(&uk, k, sizeof(uk));
+			__builtin_memset(uk.saddr, 0, 16);
+			unknown = bpf_map_lookup_elem(&udp_flows, &uk);
+		}
+		if (unknown) {
+			t->bytes_sent += unknown->bytes_sent;
+			t->bytes_recv += unknown->bytes_recv;
+			t->open_ns = unknown->open_ns;
+			t->dir = unknown->dir;
+			t->flags = unknown->flags;
+		}
 		long err = bpf_map_update_elem(&udp_flows, k, t, BPF_NOEXIST);
 
-		if (err == 0)
+		if (err == 0) {
+			if (unknown)
+				bpf_map_delete_elem(&udp_flows, &uk);
 			return;
+		}
 		c = bpf_map_lookup_elem(&udp_flows, k); /* lost a race with another CPU, or full */
 		if (!c) {
 			stat_inc(CT_STAT_UDP_MAP_FULL);
@@ -82,6 +111,69 @@ static __always_inline int mmsg_tx_peer(__u64 id, struct ct_peer *p)
 	return read_user_peer(p, h.msg_name, h.msg_namelen);
 }
 
+/* The socket's own local address: bound or connected; zero for a socket bound to 0.0.0.0 or [::]. */
+static __always_inline void udp_local_from_sock(struct ct_udp_key *k, struct sock *sk)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		BPF_CORE_READ_INTO(&k->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+	} else {
+		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+
+		__builtin_memcpy(k->saddr, &s, 4);
+	}
+}
+
+static __always_inline void peer_of(struct ct_udp_peer *p, const struct ct_udp_key *k)
+{
+	p->cookie = k->cookie;
+	__builtin_memcpy(p->daddr, k->daddr, 16);
+	p->dport = k->dport;
+	p->family = k->family;
+}
+
+/* An IPv4 address as an IPv6 socket sees it: ::ffff:a.b.c.d. */
+static __always_inline void v4_mapped(__u8 *dst, const __u8 *v4)
+{
+	__u32 a;
+
+	__builtin_memcpy(&a, v4, 4);
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+/* A wildcard socket's local address for a peer: what that peer's datagrams were last sent to. */
+static __always_inline void udp_learnt_local(struct ct_udp_key *k)
+{
+	struct ct_udp_peer pk = {};
+	struct ct_addr *a;
+
+	if (addr_known(k->saddr))
+		return;
+	peer_of(&pk, k);
+	a = bpf_map_lookup_elem(&udp_local, &pk);
+	if (a)
+		__builtin_memcpy(k->saddr, a->a, 16);
+}
+
+/* A read with no syscall record (it began before the helper started): attributed from the latest datagram
+ * queued to the socket when its length fits. Returns 0 when it does not. */
+static __always_inline int udp_recv_from_queue(struct sock *sk, struct ct_udp_key *k, struct ct_conn *t, __u64 bytes)
+{
+	struct ct_rx_dgram *r = bpf_map_lookup_elem(&udp_last_rx, &k->cookie);
+
+	if (!r || bytes > r->len)
+		return 0;
+	__builtin_memcpy(k->saddr, r->local, 16);
+	__builtin_memcpy(k->daddr, r->peer, 16);
+	k->dport = r->pport;
+	k->family = r->family;
+	udp_template(t, sk, k->cookie);
+	udp_upsert(k, t, 0, bytes);
+	return 1;
+}
+
 static __always_inline void udp_msg(struct sock *sk, __u64 bytes, int is_send)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -109,12 +201,15 @@ static __always_inline void udp_msg(struct sock *sk, __u64 bytes, int is_send)
 			stat_inc(CT_STAT_UDP_NO_PEER);
 			return;
 		}
+		udp_local_from_sock(&k, sk);
+		udp_learnt_local(&k);
 		udp_template(&t, sk, k.cookie);
 		udp_upsert(&k, &t, bytes, 0);
 		return;
 	}
 	if (connected) {
 		udp_peer_from_sock(&k, sk);
+		udp_local_from_sock(&k, sk);
 		udp_template(&t, sk, k.cookie);
 		udp_upsert(&k, &t, 0, bytes);
 		return;
@@ -122,13 +217,83 @@ static __always_inline void udp_msg(struct sock *sk, __u64 bytes, int is_send)
 	struct ct_pending_rx *rx = bpf_map_lookup_elem(&pending_rx, &id);
 
 	if (!rx) {
-		stat_inc(CT_STAT_UDP_NO_PEER);
+		if (!udp_recv_from_queue(sk, &k, &t, bytes))
+			stat_inc(CT_STAT_UDP_NO_PEER);
 		return;
 	}
 	if (!rx->ready)
 		udp_template(&rx->tmpl, sk, k.cookie);
 	rx->bytes = bytes;
 	rx->ready = 1;
+}
+
+/* sock:sk_data_ready: a datagram was just queued to a UDP socket (softirq, after the whole IP input of
+ * this host, NAT included). The queue's tail is that datagram: its destination is the local address it
+ * really used, which a socket bound to 0.0.0.0 or [::] does not tell. */
+static __always_inline void on_udp_queued(struct sock *sk)
+{
+	struct sk_buff *skb;
+	unsigned char *head;
+	__u16 nh, th;
+	struct ct_rx_dgram r = {};
+	struct ct_udp_peer pk = {};
+	struct ct_addr local = {};
+	__u8 ip[40];
+	__u16 udp[4];
+	__u64 cookie;
+	int v6sock;
+
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP || !inet_family(sk))
+		return;
+	if (BPF_CORE_READ(sk, sk_receive_queue.qlen) == 0)
+		return;
+	skb = BPF_CORE_READ(sk, sk_receive_queue.prev);
+	if (!skb)
+		return;
+	head = BPF_CORE_READ(skb, head);
+	nh = BPF_CORE_READ(skb, network_header);
+	th = BPF_CORE_READ(skb, transport_header);
+	if (!head || nh == (__u16)~0U || th == (__u16)~0U || th <= nh)
+		return;
+	if (bpf_probe_read_kernel(ip, 40, head + nh))
+		return;
+	v6sock = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6;
+	if ((ip[0] >> 4) == 4) {
+		if (v6sock) {
+			v4_mapped(r.peer, ip + 12);
+			v4_mapped(r.local, ip + 16);
+			r.family = 6;
+		} else {
+			__builtin_memcpy(r.peer, ip + 12, 4);
+			__builtin_memcpy(r.local, ip + 16, 4);
+			r.family = 4;
+		}
+	} else if ((ip[0] >> 4) == 6) {
+		__builtin_memcpy(r.peer, ip + 8, 16);
+		__builtin_memcpy(r.local, ip + 24, 16);
+		r.family = 6;
+	} else {
+		return;
+	}
+	if (bpf_probe_read_kernel(udp, sizeof(udp), head + th))
+		return;
+	r.pport = bpf_ntohs(udp[0]);
+	r.len = bpf_ntohs(udp[2]) >= 8 ? bpf_ntohs(udp[2]) - 8 : 0;
+	cookie = bpf_get_socket_cookie(sk);
+	bpf_map_update_elem(&udp_last_rx, &cookie, &r, BPF_ANY);
+	pk.cookie = cookie;
+	__builtin_memcpy(pk.daddr, r.peer, 16);
+	pk.dport = r.pport;
+	pk.family = r.family;
+	__builtin_memcpy(local.a, r.local, 16);
+	bpf_map_update_elem(&udp_local, &pk, &local, BPF_ANY);
+}
+
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(on_data_ready, struct sock *sk)
+{
+	on_udp_queued(sk);
+	return 0;
 }
 
 static __always_inline void on_msg(struct sock *sk, int ret, int flags, int is_send)

@@ -4,14 +4,19 @@ import { isLoopback, isUnspecified, tupleKey, type SocketTuple } from './socket-
 /**
  * Which side opened a connection, decided by the best evidence available, in this order: what a source
  * observed (eBPF sees connect/accept), conntrack's original tuple (its sender is the client), the table of
- * listening sockets (a connection on a port this host listens on was accepted), and last the port heuristic.
+ * listening sockets (a connection on a port this host listens on was accepted), the first datagram of a
+ * UDP flow the source saw, and last the port heuristic.
+ *
+ * A UDP flow has no connect/accept: its observed direction is only whichever datagram the source saw
+ * first, which is wrong for a server already waiting in recvfrom when the source started (its first
+ * event is its answer). A socket bound to the port outweighs that guess.
  */
 
-export type DirectionEvidence = 'observed' | 'conntrack' | 'listening' | 'heuristic' | 'none';
+export type DirectionEvidence = 'observed' | 'conntrack' | 'listening' | 'first-datagram' | 'heuristic' | 'none';
 
 /** Higher is stronger: a remembered direction is only replaced by stronger evidence. */
 export const EVIDENCE_RANK: Readonly<Record<DirectionEvidence, number>> = Object.freeze({
-  none: 0, heuristic: 1, listening: 2, conntrack: 3, observed: 4,
+  none: 0, heuristic: 1, 'first-datagram': 2, listening: 3, conntrack: 4, observed: 5,
 });
 
 export interface EphemeralRange {
@@ -55,7 +60,7 @@ export interface DirectionDecision {
 }
 
 const DIRECTIONS: readonly Direction[] = ['outgoing', 'incoming', 'unknown'];
-const EVIDENCE: readonly DirectionEvidence[] = ['observed', 'conntrack', 'listening', 'heuristic', 'none'];
+const EVIDENCE: readonly DirectionEvidence[] = ['observed', 'conntrack', 'listening', 'first-datagram', 'heuristic', 'none'];
 
 /** Every decision once, frozen: the tracker asks for one per socket per interval and need not make new ones. */
 const DECISIONS: Readonly<Record<Direction, Readonly<Record<DirectionEvidence, DirectionDecision>>>> = Object.freeze(
@@ -144,18 +149,21 @@ function listenersOf(tables: DirectionTables, s: SocketTuple): ReadonlyMap<numbe
   return byPort;
 }
 
-function listensOn(tables: DirectionTables, s: SocketTuple, address: string, port: number): boolean {
+function listensOn(tables: DirectionTables, s: SocketTuple, address: string, port: number, range: EphemeralRange): boolean {
+  // An unconnected UDP client socket (sendto) is bound too, to a port the kernel picked from the
+  // ephemeral range: a bound UDP socket there says nothing about being a server.
+  if (s.protocol === 'udp' && port >= range.min && port <= range.max) return false;
   const at = listenersOf(tables, s)?.get(port);
   if (at === undefined) return false;
   return at.anyAddress || at.addresses.has(address);
 }
 
-export function directionFromListening(s: SocketTuple, tables: DirectionTables): Direction {
+export function directionFromListening(s: SocketTuple, tables: DirectionTables, range: EphemeralRange = DEFAULT_EPHEMERAL_RANGE): Direction {
   if (tables.listening.size === 0) return 'unknown';
-  if (listensOn(tables, s, s.local.address, s.local.port)) return 'incoming';
+  if (listensOn(tables, s, s.local.address, s.local.port, range)) return 'incoming';
   const remoteIsHere = isLoopback(s.remote.address) || s.remote.address === s.local.address
     || tables.localAddresses.has(`${s.netns}|${s.remote.address}`);
-  if (remoteIsHere && listensOn(tables, s, s.remote.address, s.remote.port)) return 'outgoing';
+  if (remoteIsHere && listensOn(tables, s, s.remote.address, s.remote.port, range)) return 'outgoing';
   return 'unknown';
 }
 
@@ -189,14 +197,17 @@ export function inferDirectionAtLeast(
   floor: DirectionEvidence,
   key?: string,
 ): DirectionDecision | null {
-  if (s.direction !== 'unknown') return decision(s.direction, 'observed');
+  const firstDatagram = s.protocol === 'udp' && s.direction !== 'unknown';
+  if (s.direction !== 'unknown' && !firstDatagram) return decision(s.direction, 'observed');
   const rank = EVIDENCE_RANK[floor];
   if (rank > EVIDENCE_RANK.conntrack) return null;
   const byConntrack = directionFromConntrack(s, tables, key);
   if (byConntrack !== 'unknown') return decision(byConntrack, 'conntrack');
   if (rank > EVIDENCE_RANK.listening) return null;
-  const byListening = directionFromListening(s, tables);
+  const byListening = directionFromListening(s, tables, range);
   if (byListening !== 'unknown') return decision(byListening, 'listening');
+  if (rank > EVIDENCE_RANK['first-datagram']) return null;
+  if (firstDatagram) return decision(s.direction, 'first-datagram');
   if (rank > EVIDENCE_RANK.heuristic) return null;
   const byPorts = directionFromPorts(s, range);
   if (byPorts !== 'unknown') return decision(byPorts, 'heuristic');

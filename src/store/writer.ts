@@ -81,6 +81,14 @@ export class SnapshotWriter {
           snapshot.completeness.eventsLost + snapshot.completeness.sources.reduce((sum, s) => sum + s.lost, 0), JSON.stringify(errors)],
       );
       if (fresh.rowCount === 0) return false;
+      // A write older than the aggregate policies' look-back (a spool replay, a backfill) is noted for the
+      // refresh_late_writes job, which refreshes every aggregate over it (migration 008).
+      await tx.query(
+        `INSERT INTO conntrail.late_writes (from_time, to_time)
+         SELECT to_timestamp($1 / 1000.0) - $2 * interval '1 second', to_timestamp($1 / 1000.0) + $2 * interval '1 second'
+         WHERE to_timestamp($1 / 1000.0) < now() - conntrail.late_after()`,
+        [snapshot.timeMs, snapshot.intervalMs / 1000],
+      );
       for (const part of chunks(processes)) await insertProcesses(tx, snapshot, part);
       for (const part of chunks(connections)) await insertConnections(tx, snapshot, part);
       for (const part of chunks(nat)) await insertNat(tx, snapshot, part);
@@ -104,6 +112,8 @@ function dedupeProcesses(rows: ProcessInfo[]): ProcessInfo[] {
   return [...byKey.values()];
 }
 
+// A known identity field is never replaced by an unknown one: a process seen last through an eBPF hint
+// (pid, start, name only, after it exited) keeps the cmdline, exe, uid, cgroup an earlier snapshot recorded.
 async function insertProcesses(tx: Queryable, s: Snapshot, rows: ProcessInfo[]): Promise<void> {
   await tx.query(
     `INSERT INTO conntrail.processes (host_id, pid, started_at, name, exe, cmdline, uid, cgroup, container_id, first_seen, last_seen)
@@ -114,7 +124,8 @@ async function insertProcesses(tx: Queryable, s: Snapshot, rows: ProcessInfo[]):
      ON CONFLICT (host_id, pid, started_at) DO UPDATE SET
        last_seen = GREATEST(conntrail.processes.last_seen, EXCLUDED.last_seen),
        first_seen = LEAST(conntrail.processes.first_seen, EXCLUDED.first_seen),
-       name = EXCLUDED.name, exe = COALESCE(EXCLUDED.exe, conntrail.processes.exe), cmdline = EXCLUDED.cmdline,
+       name = COALESCE(NULLIF(EXCLUDED.name, ''), conntrail.processes.name), exe = COALESCE(EXCLUDED.exe, conntrail.processes.exe),
+       cmdline = COALESCE(NULLIF(EXCLUDED.cmdline, ''), conntrail.processes.cmdline),
        uid = COALESCE(EXCLUDED.uid, conntrail.processes.uid), cgroup = COALESCE(EXCLUDED.cgroup, conntrail.processes.cgroup),
        container_id = COALESCE(EXCLUDED.container_id, conntrail.processes.container_id)`,
     [s.hostId, s.timeMs, rows.map((r) => r.pid), rows.map((r) => r.startedAtMs), rows.map((r) => r.name), rows.map((r) => r.exe),

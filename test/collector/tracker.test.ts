@@ -154,6 +154,23 @@ describe('tracker: direction', () => {
     assert.equal(direction([reading('ebpf', [obs('ebpf', '10.0.0.1:80', '10.0.0.2:50000', { direction: 'outgoing' })])], 80), 'outgoing');
   });
 
+  it('a UDP flow: the bound socket of the server outweighs which datagram eBPF saw first', () => {
+    // A server already waiting in recvfrom when the collector started: the first event eBPF saw was its answer.
+    const served = [reading('ebpf', [obs('ebpf', '10.0.0.1:5353', '10.0.0.2:41000', { protocol: 'udp', direction: 'outgoing' })]),
+      reading('procfs', [], { listening: [listen('0.0.0.0', 5353, { protocol: 'udp' })] })];
+    assert.equal(direction(served, 5353), 'incoming');
+    // Its client's unconnected socket is bound too, on a port the kernel picked: that is no server.
+    const asked = [reading('ebpf', [obs('ebpf', '10.0.0.2:41000', '10.0.0.9:53', { protocol: 'udp', direction: 'outgoing' })]),
+      reading('procfs', [], { listening: [listen('0.0.0.0', 41000, { protocol: 'udp' })] })];
+    assert.equal(direction(asked, 41000), 'outgoing');
+    // Remembered across intervals: the first-datagram guess does not come back when the listener is known.
+    const t = tracker();
+    const first = t.build({ timeMs: T0, readings: [served[0] as (typeof served)[0]] }).connections;
+    assert.equal(first[0]?.direction, 'outgoing', 'no listener known yet: the first datagram is all there is');
+    const next = t.build({ timeMs: T0 + INTERVAL, readings: served }).connections;
+    assert.equal(next[0]?.direction, 'incoming');
+  });
+
   it('uses the conntrack original tuple: local == original source is outgoing', () => {
     // Ports chosen so that the heuristic alone would say the opposite.
     const readings = [

@@ -44,7 +44,7 @@ describe('conntrail-bpf helper program', () => {
 
   it('starts with a version-1 header and stops cleanly on SIGTERM', async () => {
     const { child, output } = await startHelper();
-    assert.match(output(), /^H\tconntrail-bpf\t1\t\d+\ttcp,udp(,syscalls)?\n/);
+    assert.match(output(), /^H\tconntrail-bpf\t1\t\d+\ttcp,udp(,udp-local)?(,syscalls)?\n/);
     child.kill('SIGTERM');
     assert.deepEqual(await exitOf(child, 10_000), { code: 0, signal: null });
   });

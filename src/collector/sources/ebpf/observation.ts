@@ -59,12 +59,13 @@ export function recordToObservation(rec: ConnRecord, clock: EbpfClock, fallbackP
 }
 
 /**
- * Identity of one connection (TCP: its socket cookie) or flow (UDP: socket x peer x opening) across the
+ * Identity of one connection (TCP: its socket cookie) or flow (UDP: socket x local address x peer x
+ * opening: a socket bound to 0.0.0.0 has one flow per local address its datagrams used) across the
  * helper's records. A TCP socket reused after a failed connect keeps its cookie, but its close record
  * comes before the next attempt's records, so the key is never ambiguous at any moment.
  */
 export function recordKey(rec: ConnRecord): string {
-  return rec.protocol === 'tcp' ? rec.cookie : `udp/${rec.cookie}/${rec.openNs}/${rec.remote.address}/${rec.remote.port}`;
+  return rec.protocol === 'tcp' ? rec.cookie : `udp/${rec.cookie}/${rec.openNs}/${rec.local.address}/${rec.remote.address}/${rec.remote.port}`;
 }
 
 /** The socket tuple, to match helper records with observations from a /proc scan. */

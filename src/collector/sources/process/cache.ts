@@ -5,7 +5,9 @@ import { readProcessInfo, readProcStat, type ProcContext } from './reader.js';
 /**
  * Process identities keyed by (pid, start time): a process does not change identity while it lives, so
  * its files are read once, not every interval. A reused pid has another start time, hence another entry.
- * Entries not used between two sweeps are dropped, which bounds the cache to the processes still seen.
+ * An entry not used between two sweeps is dropped once its process is gone (one stat read tells), which
+ * bounds the cache to live processes. Not on idleness: a process that idled through an interval, then sent
+ * one last request and exited, must still be known in full when that request is reported after its exit.
  */
 
 export interface ProcessCacheStats {
@@ -63,11 +65,11 @@ export class ProcessCache {
     return this.load(k, pid, stat);
   }
 
-  /** Drops entries not looked up since the previous sweep; returns how many were dropped. */
+  /** Drops entries not looked up since the previous sweep whose process has exited; returns how many were dropped. */
   sweep(): number {
     let dropped = 0;
-    for (const k of this.entries.keys()) {
-      if (!this.used.has(k)) {
+    for (const [k, info] of this.entries) {
+      if (!this.used.has(k) && !this.alive(info)) {
         this.entries.delete(k);
         dropped++;
       }
@@ -78,6 +80,11 @@ export class ProcessCache {
 
   stats(): ProcessCacheStats {
     return { size: this.entries.size, hits: this.hits, misses: this.misses, vanished: this.vanished };
+  }
+
+  private alive(info: ProcessInfo): boolean {
+    const stat = readProcStat(this.ctx.root, info.pid);
+    return stat !== null && startedAtMs(this.ctx.bootTimeMs, stat.startTimeTicks, this.ctx.clkTck) === info.startedAtMs;
   }
 
   private load(k: string, pid: number, stat: Parameters<typeof readProcessInfo>[2]): ProcessInfo | null {
