@@ -10,8 +10,8 @@ const STOP_GRACE_MS = 30_000;
 
 /**
  * Resolves on the first SIGINT/SIGTERM, so every long-running command shuts down the same way. A signal always
- * ends the process: a second one exits at once, and a stop that hangs (a start still in progress, a store that
- * does not close) is cut short after STOP_GRACE_MS.
+ * ends the process: a stop that hangs (a start still in progress, a store that does not close) is cut short
+ * after STOP_GRACE_MS.
  */
 function interrupted(): Promise<void> {
   return new Promise((resolve) => {
@@ -19,10 +19,9 @@ function interrupted(): Promise<void> {
     // deliver that same signal to the new listener.
     let received: NodeJS.Signals | null = null;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (received !== null) {
-        process.stderr.write(`conntrail: ${signal} again, exiting now\n`);
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      }
+      // A repeated signal changes nothing: the grace timer below already bounds the stop. (Exiting on a second
+      // signal was tried: during the embedded store's stop the process sees SIGTERM again, cause not found yet.)
+      if (received !== null) return;
       received = signal;
       setTimeout(() => {
         process.stderr.write(`conntrail: still stopping ${STOP_GRACE_MS / 1000} s after ${signal}, exiting now\n`);
