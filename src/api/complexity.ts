@@ -6,7 +6,7 @@
 import {
   GraphQLError, Kind, getArgumentValues, getNamedType, getNullableType, isCompositeType, isListType, isObjectType,
   type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLObjectType, type GraphQLSchema,
-  type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ASTVisitor,
+  type OperationDefinitionNode, type SelectionSetNode, type ValidationContext, type ASTVisitor, visit,
 } from 'graphql';
 import { ApiError } from './errors.js';
 
@@ -20,35 +20,50 @@ function isIntrospection(name: string): boolean {
   return name.startsWith('__');
 }
 
-/** Refuses documents nested deeper than maxDepth (counting fields, through fragments). */
+/**
+ * Refuses documents nested deeper than maxDepth (counting fields, through fragments). Each fragment's own depth
+ * is computed once and remembered: a document whose fragments each spread the next twice would otherwise be
+ * walked 2^n times (a few hundred bytes holding seconds of CPU).
+ */
 export function depthLimitRule(maxDepth: number): (context: ValidationContext) => ASTVisitor {
   return (context) => {
     const fragments = new Map<string, FragmentDefinitionNode>();
     for (const def of context.getDocument().definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    const fragmentDepth = new Map<string, number>();
+    const inProgress = new Set<string>();
 
-    function depthOf(set: SelectionSetNode, depth: number, seen: Set<string>): number {
-      let max = depth;
+    /** Depth of a selection set below the field holding it (0 for an empty set). */
+    function depthOf(set: SelectionSetNode): number {
+      let max = 0;
       for (const sel of set.selections) {
         if (sel.kind === Kind.FIELD) {
           if (isIntrospection(sel.name.value)) continue;
-          const d = sel.selectionSet ? depthOf(sel.selectionSet, depth + 1, seen) : depth + 1;
-          max = Math.max(max, d);
+          max = Math.max(max, 1 + (sel.selectionSet ? depthOf(sel.selectionSet) : 0));
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-          max = Math.max(max, depthOf(sel.selectionSet, depth, seen));
+          max = Math.max(max, depthOf(sel.selectionSet));
         } else {
-          const frag = fragments.get(sel.name.value);
-          // A fragment spread cycle is reported by NoFragmentCycles; do not loop on it here.
-          if (!frag || seen.has(frag.name.value)) continue;
-          max = Math.max(max, depthOf(frag.selectionSet, depth, new Set([...seen, frag.name.value])));
+          max = Math.max(max, depthOfFragment(sel.name.value));
         }
-        if (max > maxDepth) return max;
       }
       return max;
     }
 
+    function depthOfFragment(name: string): number {
+      const known = fragmentDepth.get(name);
+      if (known !== undefined) return known;
+      const frag = fragments.get(name);
+      // A fragment spread cycle is reported by NoFragmentCycles; do not loop on it here.
+      if (!frag || inProgress.has(name)) return 0;
+      inProgress.add(name);
+      const depth = depthOf(frag.selectionSet);
+      inProgress.delete(name);
+      fragmentDepth.set(name, depth);
+      return depth;
+    }
+
     return {
       OperationDefinition(node) {
-        const depth = depthOf(node.selectionSet, 0, new Set());
+        const depth = depthOf(node.selectionSet);
         if (depth > maxDepth) {
           const message = `the operation is nested deeper than ${maxDepth} levels`;
           context.reportError(new GraphQLError(message, {
@@ -58,6 +73,57 @@ export function depthLimitRule(maxDepth: number): (context: ValidationContext) =
       },
     };
   };
+}
+
+/**
+ * Refuses documents with more than maxAliases aliased fields: each alias runs its field again, so aliases
+ * multiply work that no list-size argument bounds (500 aliases of `hosts`, each just under the cost limit).
+ */
+export function aliasLimitRule(maxAliases: number): (context: ValidationContext) => ASTVisitor {
+  return (context) => {
+    let aliases = 0;
+    let reported = false;
+    return {
+      Field(node) {
+        if (!node.alias || reported) return;
+        aliases++;
+        if (aliases > maxAliases) {
+          reported = true;
+          const message = `the document uses more than ${maxAliases} aliases`;
+          context.reportError(new GraphQLError(message, {
+            nodes: [node], originalError: new ApiError('QUERY_TOO_COMPLEX', message, { maxAliases }),
+          }));
+        }
+      },
+    };
+  };
+}
+
+/**
+ * Refuses NUL characters in any string argument (literal or variable): PostgreSQL text cannot hold them, so
+ * they are bad input, not a store failure.
+ */
+export function checkNoNulStrings(document: DocumentNode, variables: Readonly<Record<string, unknown>> | undefined): void {
+  const refuse = (where: string): never => {
+    throw new ApiError('BAD_USER_INPUT', `${where} contains a NUL character`, { where }, 400);
+  };
+  for (const [name, value] of Object.entries(variables ?? {})) {
+    // Iterative: a deeply nested variable must not overflow the stack.
+    const stack: unknown[] = [value];
+    while (stack.length > 0) {
+      const v = stack.pop();
+      if (typeof v === 'string') {
+        if (v.includes('\u0000')) refuse(`variable $${name}`);
+      } else if (v !== null && typeof v === 'object') {
+        for (const inner of Object.values(v)) stack.push(inner);
+      }
+    }
+  }
+  visit(document, {
+    StringValue(node) {
+      if (node.value.includes('\u0000')) refuse('a string argument');
+    },
+  });
 }
 
 interface CostInput {
@@ -102,38 +168,57 @@ export function estimateCost(input: CostInput): number {
   const variables = { ...(input.variables ?? {}) };
   const maxListSize = input.maxListSize ?? Number.MAX_SAFE_INTEGER;
 
-  function costOf(set: SelectionSetNode, parent: GraphQLObjectType, multiplier: number, pendingSize: number | null, seen: Set<string>): number {
+  // The cost of a selection set is proportional to the multiplier it is reached with, so a fragment's cost is
+  // computed once per (fragment, parent type, pending size) at multiplier 1 and scaled: a document whose fragments
+  // each spread the next twice costs a walk of each fragment, not 2^n walks.
+  const fragmentCost = new Map<string, number>();
+  const inProgress = new Set<string>();
+  const cap = Number.MAX_SAFE_INTEGER / 2;
+
+  function costOfFragment(frag: FragmentDefinitionNode, parent: GraphQLObjectType, pendingSize: number | null): number {
+    const key = `${frag.name.value}|${parent.name}|${pendingSize ?? ''}`;
+    const known = fragmentCost.get(key);
+    if (known !== undefined) return known;
+    // A cycle is refused by validation before costs are computed; never loop on one here.
+    if (inProgress.has(frag.name.value)) return 0;
+    inProgress.add(frag.name.value);
+    const cost = costOf(frag.selectionSet, parent, 1, pendingSize);
+    inProgress.delete(frag.name.value);
+    fragmentCost.set(key, cost);
+    return cost;
+  }
+
+  function costOf(set: SelectionSetNode, parent: GraphQLObjectType, multiplier: number, pendingSize: number | null): number {
     let total = 0;
     for (const sel of set.selections) {
       if (sel.kind === Kind.INLINE_FRAGMENT) {
-        total += costOf(sel.selectionSet, parent, multiplier, pendingSize, seen);
-        continue;
-      }
-      if (sel.kind === Kind.FRAGMENT_SPREAD) {
+        total += costOf(sel.selectionSet, parent, multiplier, pendingSize);
+      } else if (sel.kind === Kind.FRAGMENT_SPREAD) {
         const frag = fragments.get(sel.name.value);
-        if (frag && !seen.has(frag.name.value)) total += costOf(frag.selectionSet, parent, multiplier, pendingSize, new Set([...seen, frag.name.value]));
-        continue;
+        if (frag) total += multiplier * costOfFragment(frag, parent, pendingSize);
+      } else if (isIntrospection(sel.name.value)) {
+        total += multiplier;
+      } else {
+        const field = parent.getFields()[sel.name.value];
+        if (!field) continue;
+        const own = sizeArgument(field, sel, variables, maxListSize);
+        const isList = isListType(getNullableType(field.type));
+        const listSize = isList ? (own ?? pendingSize ?? UNBOUNDED_LIST_SIZE[`${parent.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) : 1;
+        const here = multiplier * listSize;
+        total += here;
+        const named = getNamedType(field.type);
+        if (sel.selectionSet && isCompositeType(named) && isObjectType(named)) {
+          // A size argument on a non-list field (a page, a graph) bounds the lists right below it.
+          const nextPending = !isList && own !== null ? own : null;
+          total += costOf(sel.selectionSet, named, here, nextPending);
+        }
       }
-      if (isIntrospection(sel.name.value)) { total += multiplier; continue; }
-      const field = parent.getFields()[sel.name.value];
-      if (!field) continue;
-      const own = sizeArgument(field, sel, variables, maxListSize);
-      const isList = isListType(getNullableType(field.type));
-      const listSize = isList ? (own ?? pendingSize ?? UNBOUNDED_LIST_SIZE[`${parent.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) : 1;
-      const here = multiplier * listSize;
-      total += here;
-      const named = getNamedType(field.type);
-      if (sel.selectionSet && isCompositeType(named) && isObjectType(named)) {
-        // A size argument on a non-list field (a page, a graph) bounds the lists right below it.
-        const nextPending = !isList && own !== null ? own : null;
-        total += costOf(sel.selectionSet, named, here, nextPending, seen);
-      }
-      if (total > Number.MAX_SAFE_INTEGER / 2) return total;
+      if (total > cap) return cap;
     }
     return total;
   }
 
-  return costOf(operation.selectionSet, root, 1, null, new Set());
+  return costOf(operation.selectionSet, root, 1, null);
 }
 
 /** Throws QUERY_TOO_COMPLEX when the operation's estimated cost is above maxCost. */

@@ -30,8 +30,9 @@ export class ApiError extends GraphQLError {
   readonly code: ApiErrorCode;
   readonly context: Readonly<Record<string, unknown>>;
 
-  constructor(code: ApiErrorCode, message: string, context: Record<string, unknown> = {}) {
-    const status = HTTP_STATUS[code];
+  /** `httpStatus` overrides the code's own status: bad input refused before execution has no data, so 400. */
+  constructor(code: ApiErrorCode, message: string, context: Record<string, unknown> = {}, httpStatus?: number) {
+    const status = httpStatus ?? HTTP_STATUS[code];
     super(message, { extensions: { code, ...(status ? { http: { status } } : {}) } });
     this.name = 'ApiError';
     this.code = code;
@@ -66,7 +67,7 @@ function storeCode(err: unknown): { code: ApiErrorCode; message: string } | null
   if (e.code === 'STORE_UNAVAILABLE') return { code: 'STORE_UNAVAILABLE', message: 'the store is unavailable, try again later' };
   const sqlState = e.context?.sqlState;
   // Input the API let through but the database refused as a value (e.g. an address it cannot parse).
-  if (sqlState === '22P02' || sqlState === '22003') return { code: 'BAD_USER_INPUT', message: 'a value in the request is out of range or malformed' };
+  if (sqlState === '22P02' || sqlState === '22003' || sqlState === '22021') return { code: 'BAD_USER_INPUT', message: 'a value in the request is out of range or malformed' };
   if (sqlState === '57014') return { code: 'QUERY_TOO_COMPLEX', message: 'the query took too long; narrow the range or the filter' };
   return null;
 }

@@ -8,6 +8,10 @@ import { ApiError } from './errors.js';
 export interface ApiLimits {
   /** Deepest field nesting of an operation (introspection excluded). */
   readonly maxDepth: number;
+  /** Most aliased fields in one document (each alias runs its field again). */
+  readonly maxAliases: number;
+  /** Most lexical tokens in one document (parsing stops there, before any other work). */
+  readonly maxTokens: number;
   /** Estimated cost ceiling of an operation (fields weighted by the list sizes they may return). */
   readonly maxCost: number;
   /** Largest `first` / `limit`. */
@@ -28,6 +32,8 @@ export interface ApiLimits {
 
 export const DEFAULT_LIMITS: ApiLimits = Object.freeze({
   maxDepth: 15,
+  maxAliases: 100,
+  maxTokens: 10_000,
   maxCost: 100_000,
   maxPageSize: 1000,
   maxRawRangeMs: 31 * DAY_MS,

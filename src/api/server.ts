@@ -8,11 +8,12 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Database } from '../store/database.js';
-import { checkCost, depthLimitRule } from './complexity.js';
+import { aliasLimitRule, checkCost, checkNoNulStrings, depthLimitRule } from './complexity.js';
 import { createContext, type ApiContext } from './context.js';
 import { ApiConfigError, makeFormatError } from './errors.js';
 import { createHttpHandler } from './http.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
+import { isLoopbackHost } from './loopback.js';
 import type { ApiLogger } from './logger.js';
 import { resolvers } from './resolvers/index.js';
 import { loadTypeDefs } from './schema.js';
@@ -57,9 +58,7 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::ffff:127.0.0.1';
-}
+export { isLoopbackHost };
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const host = options.host ?? '127.0.0.1';
@@ -87,7 +86,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       includeStacktraceInErrorResponses: false,
       csrfPrevention: true,
       allowBatchedHttpRequests: true,
-      validationRules: [depthLimitRule(limits.maxDepth)],
+      // Parsing stops at maxTokens, so a huge document costs little before it is refused.
+      parseOptions: { maxTokens: limits.maxTokens },
+      validationRules: [depthLimitRule(limits.maxDepth), aliasLimitRule(limits.maxAliases)],
       formatError: makeFormatError(log),
       logger: { debug: (m) => log.debug({ apollo: m }), info: (m) => log.info({ apollo: m }), warn: (m) => log.warn({ apollo: m }), error: (m) => log.error({ apollo: m }) },
       plugins: [
@@ -99,6 +100,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
           async requestDidStart() {
             return {
               async didResolveOperation(rc) {
+                checkNoNulStrings(rc.document, rc.request.variables);
                 checkCost({ maxListSize: limits.maxPageSize, schema: rc.schema, document: rc.document, operationName: rc.operationName, variables: rc.request.variables }, limits.maxCost);
               },
             };

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
+import { isLoopbackHost } from '../api/loopback.js';
 
 /**
  * Command-line parsing, apart from the work: argv in, a typed command out (or a UsageError that says
@@ -130,7 +131,13 @@ function collectorArgs(v: Values, store: StoreArgs): CollectorArgs {
 }
 
 function apiArgs(v: Values, env: NodeJS.ProcessEnv): ApiArgs {
-  return { port: int(v.port, 'port', 4000, 0, 65535), listen: v.listen ?? '127.0.0.1', token: env.API_TOKEN || null };
+  const listen = v.listen ?? '127.0.0.1';
+  const token = env.API_TOKEN || null;
+  // Refused here, before anything is opened: an API off loopback without a token would serve anyone.
+  if (!isLoopbackHost(listen) && token === null) {
+    throw new UsageError(`TOKEN_REQUIRED: --listen ${listen} is off loopback; set API_TOKEN so that requests must carry a bearer token`);
+  }
+  return { port: int(v.port, 'port', 4000, 0, 65535), listen, token };
 }
 
 function variables(pairs: readonly string[]): Record<string, unknown> {

@@ -84,12 +84,20 @@ export async function startCollector(args: CollectorArgs, sink: SnapshotSink, lo
   const sources: ConnectionSource[] = [main, new ConntrackSource({ logger: log, netns })];
   // eBPF sees connections, not listeners: a cheap /proc pass keeps the listening table (and direction evidence).
   if (args.source !== 'procfs') sources.push(new ListeningSource({ netns: args.netns }));
-  const spool = await Spool.open({ dir: args.spoolDir, logger: log });
-  const loop = new CollectorLoop({
-    sources, tracker: new Tracker({ hostId: args.hostId, intervalMs: args.intervalMs }), sink, spool, logger: log, metrics, intervalMs: args.intervalMs,
-  });
-  loop.start();
-  const metricsServer = await serveMetrics(registry, args, log);
+  let loop: CollectorLoop;
+  let metricsServer: Server | null;
+  try {
+    const spool = await Spool.open({ dir: args.spoolDir, logger: log });
+    loop = new CollectorLoop({
+      sources, tracker: new Tracker({ hostId: args.hostId, intervalMs: args.intervalMs }), sink, spool, logger: log, metrics, intervalMs: args.intervalMs,
+    });
+    loop.start();
+    metricsServer = await serveMetrics(registry, args, log);
+  } catch (err) {
+    // A failed start closes what it opened: the sources hold helper processes and file handles.
+    for (const s of sources) await s.close().catch(() => undefined);
+    throw err;
+  }
   log.info({ hostId: args.hostId, intervalMs: args.intervalMs, netns: args.netns, source: args.source, spool: args.spoolDir }, 'collector started');
   return {
     async stop() {
@@ -138,12 +146,22 @@ export async function runUp(command: Extract<Command, { name: 'up' }>, log: Log,
 export async function runCollect(command: Extract<Command, { name: 'collect' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
   // With a database URL the collector only writes; the server (or `conntrail up`) owns the schema.
   const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined, maintenance: command.store.databaseUrl === undefined });
-  const collector = await startCollector(command.collector, new StoreSink(store.writer, log), log);
+  const collector = await startOrClose(() => startCollector(command.collector, new StoreSink(store.writer, log), log), store);
   await until(stopSignal, [collector], () => store.close(), log);
 }
 
 export async function runServe(command: Extract<Command, { name: 'serve' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
   const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined });
-  const api = await startApi(command.api, store, log);
+  const api = await startOrClose(() => startApi(command.api, store, log), store);
   await until(stopSignal, [api], () => store.close(), log);
+}
+
+/** Starts a part on an open store; when the start fails, closes the store (and its SQL endpoint) before rethrowing. */
+async function startOrClose(start: () => Promise<Running>, store: { close(): Promise<void> }): Promise<Running> {
+  try {
+    return await start();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
 }

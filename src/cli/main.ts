@@ -5,11 +5,32 @@ import { runMigrate, runSql } from './commands/store-commands.js';
 import { runQuery } from './commands/query.js';
 import { runCollect, runServe, runUp } from './compose.js';
 
-/** Resolves on the first SIGINT/SIGTERM, so every long-running command shuts down the same way. */
+/** How long an orderly stop may take after the first signal before the process exits anyway. */
+const STOP_GRACE_MS = 30_000;
+
+/**
+ * Resolves on the first SIGINT/SIGTERM, so every long-running command shuts down the same way. A signal always
+ * ends the process: a stop that hangs (a start still in progress, a store that does not close) is cut short
+ * after STOP_GRACE_MS.
+ */
 function interrupted(): Promise<void> {
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    // One handler for good: removing and re-adding signal listeners while a signal is being delivered would
+    // deliver that same signal to the new listener.
+    let received: NodeJS.Signals | null = null;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // A repeated signal changes nothing: the grace timer below already bounds the stop. (Exiting on a second
+      // signal was tried: during the embedded store's stop the process sees SIGTERM again, cause not found yet.)
+      if (received !== null) return;
+      received = signal;
+      setTimeout(() => {
+        process.stderr.write(`conntrail: still stopping ${STOP_GRACE_MS / 1000} s after ${signal}, exiting now\n`);
+        process.exit(1);
+      }, STOP_GRACE_MS).unref();
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
 }
 
@@ -55,7 +76,8 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as { code?: string; message?: string; context?: unknown };
     process.stderr.write(`conntrail ${command.name}: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}${e.context ? ` ${JSON.stringify(e.context)}` : ''}\n`);
-    process.exitCode = 1;
+    // Whatever the command opened was closed on the way out (compose.ts); a failed start never lingers.
+    process.exit(1);
   }
   // Handles left by libraries (pools, workers) must not keep a finished command alive.
   if (command.name !== 'up' && command.name !== 'collect' && command.name !== 'serve' && command.name !== 'sql') process.exit(process.exitCode ?? 0);

@@ -74,15 +74,19 @@ function natReplyPlacement(o: SocketObservation, natByOriginal: ReadonlyMap<stri
 
 /**
  * Where a conntrack observation belongs: the socket seen under the same orientation, the mirrored one, or
- * the server socket behind a DNAT; first among the sockets seen now, then among those seen before.
+ * the server socket behind a DNAT, among the sockets another source sees now; null when another source saw
+ * that socket before but not now (it is gone: conntrack's entry only lingers, and adds no row of its own);
+ * else the observation itself (a connection only conntrack saw).
  */
 function placeConntrack(
   o: SocketObservation, natByOriginal: ReadonlyMap<string, NatTranslation>, present: { has(key: string): boolean }, known: (key: string) => boolean,
-): SocketObservation {
+): SocketObservation | null {
   const candidates: SocketObservation[] = [o, flipObservation(o)];
   const viaNat = natReplyPlacement(o, natByOriginal);
   if (viaNat) candidates.push(viaNat);
-  return candidates.find((c) => present.has(socketKey(c))) ?? candidates.find((c) => known(socketKey(c))) ?? o;
+  const now = candidates.find((c) => present.has(socketKey(c)));
+  if (now !== undefined) return now;
+  return candidates.some((c) => known(socketKey(c))) ? null : o;
 }
 
 function firstNonNull<T>(obs: readonly SocketObservation[], pick: (o: SocketObservation) => T | null): T | null {
@@ -196,6 +200,8 @@ export class MergeMemo {
 
   /** Where a conntrack observation was placed last time, and under which key. */
   readonly placements = new WeakMap<SocketObservation, { readonly placed: SocketObservation; readonly key: string; readonly ownKey: string }>();
+  /** Conntrack observations of sockets another source saw and no longer sees: the same object stays left out. */
+  readonly leftOut = new WeakSet<SocketObservation>();
 }
 
 /** The observations of one socket in one merge: one is the rule, `more` holds the rest when there are. */
@@ -247,6 +253,7 @@ class Buckets {
 /**
  * Merges all observations of one interval into one record per socket, in no particular order (the
  * tracker orders what is left after elision: sorting every socket each interval would cost more).
+ * `known` tells whether a socket key was reported by a source other than conntrack before.
  * With a memo, an observation object seen in the previous merge yields the same key, and the same record
  * when it is again alone on its socket.
  */
@@ -272,12 +279,18 @@ export function mergeObservations(
     for (const o of fromConntrack) {
       // Placed on a socket another source sees now, as last time, and its own tuple (the first choice)
       // still not seen otherwise: the same placed observation.
+      if (memo?.leftOut.has(o)) continue;
       const before = memo?.placements.get(o);
       let placed: SocketObservation;
       let key: string;
       if (before !== undefined && present.has(before.key) && (before.placed === o || !present.has(before.ownKey))) ({ placed, key } = before);
       else {
-        placed = placeConntrack(o, natByOriginal, present, known);
+        const found = placeConntrack(o, natByOriginal, present, known);
+        if (found === null) {
+          memo?.leftOut.add(o);
+          continue;
+        }
+        placed = found;
         key = socketKey(placed);
         memo?.placements.set(o, { placed, key, ownKey: placed === o ? key : socketKey(o) });
       }

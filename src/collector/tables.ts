@@ -20,6 +20,7 @@ export function mergeNat(lists: readonly (readonly NatTranslation[])[]): NatTran
       out.set(key, prior ? {
         ...prior,
         conntrackId: prior.conntrackId ?? t.conntrackId,
+        ...(prior.newCount === undefined && t.newCount === undefined ? {} : { newCount: prior.newCount === 1 || t.newCount === 1 ? 1 : 0 }),
         firstSeenMs: Math.min(prior.firstSeenMs, t.firstSeenMs),
         lastSeenMs: Math.max(prior.lastSeenMs, t.lastSeenMs),
       } : t);

@@ -113,7 +113,11 @@ export class Tracker {
     const nat = mergeNat(input.readings.map((r) => r.nat));
     const listening = mergeListening(input.readings.map((r) => r.listening));
     const tables = buildDirectionTables(nat, conntrackOriginals(observations), listening, this.originalKeys);
-    const merged = mergeObservations(observations, nat, (key) => this.sockets.has(key), this.memo);
+    // Known means reported by another source: conntrack alone never keeps a socket known (its entries linger).
+    const merged = mergeObservations(observations, nat, (key) => {
+      const s = this.sockets.get(key);
+      return s !== undefined && s.merged !== null && s.merged.source !== 'conntrack';
+    }, this.memo);
 
     const rows = new Array<ConnectionRow>(merged.length);
     const groupKeys = new Array<string | null>(merged.length);

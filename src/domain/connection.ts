@@ -105,6 +105,11 @@ export interface NatTranslation {
   readonly kind: NatKind;
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
+  /**
+   * 1 in the first snapshot that reports this conntrack entry, 0 in the later ones: summed over a window it
+   * counts distinct entries, as aggregates can (they cannot count distinct ids). Absent when unknown.
+   */
+  readonly newCount?: 0 | 1;
 }
 
 export interface ListeningSocket {

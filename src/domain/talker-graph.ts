@@ -173,15 +173,21 @@ function sameOrNull<T>(a: T | null, b: T | null): T | null {
   return a === b ? a : null;
 }
 
-/** Merges translations (e.g. an edge's flows') per router and mapping, nulling ports that differ; each group counts once. */
-export function summariseNat(groups: readonly NatGroup[]): NatHopSummary[] {
-  const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup> }>();
+/**
+ * Merges translations (e.g. an edge's flows') per router and mapping, nulling ports that differ; each group counts
+ * once. A hop counts at least as many entries as connections went through it (`through`): a client row that
+ * stands for several connections (elided) keeps the tuple of one, so it meets one translation, yet each of its
+ * connections had a conntrack entry of its own.
+ */
+export function summariseNat(groups: readonly NatGroup[], through?: ReadonlyMap<NatGroup, number>): NatHopSummary[] {
+  const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup>; connections: number }>();
   for (const n of groups) {
     const key = [n.hostId, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
     const entry = byKey.get(key);
     if (!entry) {
       byKey.set(key, {
         seen: new Set([n]),
+        connections: through?.get(n) ?? 0,
         hop: {
           hostId: n.hostId, protocol: n.protocol, kind: n.kind,
           original: { source: n.origSrc, sourcePort: n.origSrcPort, destination: n.origDst, destinationPort: n.origDstPort },
@@ -194,6 +200,7 @@ export function summariseNat(groups: readonly NatGroup[]): NatHopSummary[] {
     // The same translation can carry several flows (triple mode): count it once.
     if (entry.seen.has(n)) continue;
     entry.seen.add(n);
+    entry.connections += through?.get(n) ?? 0;
     const h = entry.hop;
     entry.hop = {
       ...h,
@@ -204,7 +211,15 @@ export function summariseNat(groups: readonly NatGroup[]): NatHopSummary[] {
       lastSeenMs: Math.max(h.lastSeenMs, n.lastSeenMs),
     };
   }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v.hop);
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, v]) => (v.connections > v.hop.translations ? { ...v.hop, translations: v.connections } : v.hop));
+}
+
+/** How many connections of these flows crossed each translation. */
+function connectionsThrough(flows: readonly Flow[]): Map<NatGroup, number> {
+  const out = new Map<NatGroup, number>();
+  for (const f of flows) for (const n of f.nat) out.set(n, (out.get(n) ?? 0) + f.connections);
+  return out;
 }
 
 function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
@@ -229,7 +244,7 @@ function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
     match: dominant.match,
     matches,
     connections, bytesSent, bytesReceived, firstSeenMs, lastSeenMs,
-    nat: summariseNat(acc.flows.flatMap((f) => f.nat)),
+    nat: summariseNat(acc.flows.flatMap((f) => f.nat), connectionsThrough(acc.flows)),
   };
 }
 

@@ -156,16 +156,16 @@ async function insertConnections(tx: Queryable, s: Snapshot, rows: ConnectionRow
 async function insertNat(tx: Queryable, s: Snapshot, rows: NatTranslation[]): Promise<void> {
   await tx.query(
     `INSERT INTO conntrail.nat_translations (time, host_id, netns, protocol, conntrack_id, orig_src, orig_dst, orig_sport, orig_dport,
-       reply_src, reply_dst, reply_sport, reply_dport, kind, first_seen, last_seen)
+       reply_src, reply_dst, reply_sport, reply_dport, kind, first_seen, last_seen, new_count)
      SELECT to_timestamp($1 / 1000.0), $2, u.netns, u.protocol, u.ct_id, u.orig_src, u.orig_dst, u.orig_sport, u.orig_dport,
-       u.reply_src, u.reply_dst, u.reply_sport, u.reply_dport, u.kind, to_timestamp(u.first_seen / 1000.0), to_timestamp(u.last_seen / 1000.0)
+       u.reply_src, u.reply_dst, u.reply_sport, u.reply_dport, u.kind, to_timestamp(u.first_seen / 1000.0), to_timestamp(u.last_seen / 1000.0), u.new_count
      FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::inet[], $7::inet[], $8::int[], $9::int[], $10::inet[], $11::inet[], $12::int[],
-                 $13::int[], $14::text[], $15::float8[], $16::float8[])
-       AS u(netns, protocol, ct_id, orig_src, orig_dst, orig_sport, orig_dport, reply_src, reply_dst, reply_sport, reply_dport, kind, first_seen, last_seen)`,
+                 $13::int[], $14::text[], $15::float8[], $16::float8[], $17::smallint[])
+       AS u(netns, protocol, ct_id, orig_src, orig_dst, orig_sport, orig_dport, reply_src, reply_dst, reply_sport, reply_dport, kind, first_seen, last_seen, new_count)`,
     [s.timeMs, s.hostId, rows.map((r) => r.netns), rows.map((r) => r.protocol), rows.map((r) => r.conntrackId),
       rows.map((r) => r.original.src), rows.map((r) => r.original.dst), rows.map((r) => r.original.srcPort), rows.map((r) => r.original.dstPort),
       rows.map((r) => r.reply.src), rows.map((r) => r.reply.dst), rows.map((r) => r.reply.srcPort), rows.map((r) => r.reply.dstPort),
-      rows.map((r) => r.kind), rows.map((r) => r.firstSeenMs), rows.map((r) => r.lastSeenMs)],
+      rows.map((r) => r.kind), rows.map((r) => r.firstSeenMs), rows.map((r) => r.lastSeenMs), rows.map((r) => r.newCount ?? null)],
   );
 }
 

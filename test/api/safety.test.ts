@@ -60,11 +60,54 @@ test('depth 50 is refused with QUERY_TOO_COMPLEX', async () => {
 });
 
 test('an alias bomb is refused with QUERY_TOO_COMPLEX', async () => {
-  const aliases = Array.from({ length: 2000 }, (_, i) => `a${i}: hosts { id firstSeen }`).join(' ');
+  // Under the alias limit, yet each alias is priced: 90 aliases of a cheap-looking page add up.
+  const aliases = Array.from({ length: 90 }, (_, i) => `a${i}: hosts { processes(first: 50) { edges { cursor } } }`).join(' ');
   const res = await refused('QUERY_TOO_COMPLEX', () => ask(`{ ${aliases} }`), 400);
   assert.match(res.body.errors![0]!.message, /estimated cost \d+ is above the limit of 100000/);
   // The cost follows variables too: a page size given as a variable is priced at its value.
   await refused('QUERY_TOO_COMPLEX', () => ask(`query($n: Int) { hosts { processes(first: $n) { edges { node { connections(range: { from: "${WINDOW.from}", to: "${WINDOW.to}" }, first: $n) { edges { node { id } } } } } } } }`, { n: 1000 }), 400);
+});
+
+/** A document whose fragments each spread the next twice: `levels` fragments expand to 2^levels copies of a field. */
+function fragmentBomb(levels: number): string {
+  let doc = 'query{hosts{...F0}}';
+  for (let i = 0; i < levels; i++) doc += `fragment F${i} on Host{...F${i + 1} ...F${i + 1}}`;
+  return `${doc}fragment F${levels} on Host{id}`;
+}
+
+// Exponential work per level: at 40 levels the code before memoisation would never finish (the generous
+// timeout is what fails then); the refusal itself is immediate. The time is measured by hand, not here.
+test('a fragment bomb is refused with QUERY_TOO_COMPLEX, each fragment costed once', { timeout: 120_000 }, async () => {
+  const issue = fragmentBomb(24);
+  assert.ok(issue.length < 1024, `the issue's document is under 1 KB (got ${issue.length})`);
+  const res = await refused('QUERY_TOO_COMPLEX', () => ask(issue), 400);
+  assert.match(res.body.errors![0]!.message, /estimated cost \d+ is above the limit/);
+  await refused('QUERY_TOO_COMPLEX', () => ask(fragmentBomb(40)), 400);
+});
+
+test('500 aliases of hosts are refused with QUERY_TOO_COMPLEX (each one alone is cheap)', async () => {
+  const aliases = Array.from({ length: 500 }, (_, i) => `a${i}: hosts { id }`).join(' ');
+  const res = await refused('QUERY_TOO_COMPLEX', () => ask(`{ ${aliases} }`), 400);
+  assert.match(res.body.errors![0]!.message, /more than 100 aliases/);
+  // A few aliases are fine.
+  const few = await ask('{ a: hosts { id } b: host(id: "router") { id } }');
+  assert.equal(few.status, 200);
+  assert.equal((few.body.data?.a as unknown[]).length, 5);
+});
+
+test('a document of more than 10,000 tokens is refused while parsing', async () => {
+  const fields = Array.from({ length: 12_000 }, () => '__typename').join(' ');
+  const res = await refused('GRAPHQL_PARSE_FAILED', () => ask(`{ host(id: "router") { ${fields} } }`), 400);
+  assert.match(res.body.errors![0]!.message, /10000 tokens/);
+});
+
+test('a NUL character in an argument, literal or variable, is BAD_USER_INPUT', async () => {
+  await refused('BAD_USER_INPUT', () => ask('{ host(id: "rou\\u0000ter") { id } }'), 400);
+  await refused('BAD_USER_INPUT', () => ask('query($id: ID!) { host(id: $id) { id } }', { id: 'rou\u0000ter' }), 400);
+  await refused('BAD_USER_INPUT', () => ask('query($r: TimeRange!) { talkers(range: $r, filter: { hosts: ["a", "b\\u0000"] }) { totalEdges } }', { r: WINDOW }), 400);
+  const res = await ask('query($r: TimeRange!, $h: [ID!]) { talkers(range: $r, filter: { hosts: $h }) { totalEdges } }', { r: WINDOW, h: ['router\u0000'] });
+  assert.deepEqual(errorCodes(res), ['BAD_USER_INPUT']);
+  assert.match(res.body.errors![0]!.message, /variable \$h contains a NUL character/);
 });
 
 test('1,000 batched operations are refused; a small batch is answered', async () => {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { deployConntrail, waitForLine, type Say } from './deployment.js';
-import { buildTopology, type Topology } from './topology.js';
+import { buildTopology, type Topology, type TopologyOptions } from './topology.js';
 
 export { SQL_PASSWORD, TOKEN } from './deployment.js';
 
@@ -37,8 +37,16 @@ export interface Scenario {
   dispose(): Promise<void>;
 }
 
-export async function runScenario(say: Say, options: { longConnections?: number; shortConnections?: number } = {}): Promise<Scenario> {
-  const topology = await buildTopology();
+export interface ScenarioOptions {
+  readonly longConnections?: number;
+  readonly shortConnections?: number;
+  /** How long each long connection lives; it sends a chunk at least every 250 ms (default 3). */
+  readonly longSeconds?: number;
+  readonly topology?: TopologyOptions;
+}
+
+export async function runScenario(say: Say, options: ScenarioOptions = {}): Promise<Scenario> {
+  const topology = await buildTopology(options.topology);
   const { ns, addr } = topology;
   let deployment: Awaited<ReturnType<typeof deployConntrail>> | null = null;
   let server: ReturnType<Topology['spawnIn']> | null = null;
@@ -57,9 +65,11 @@ export async function runScenario(say: Say, options: { longConnections?: number;
     const { graphql, sqlAsReader } = deployment;
 
     const trafficAt = new Date();
+    const longSeconds = options.longSeconds ?? 3;
     say(`client program: ${options.longConnections ?? 2} long-lived and ${options.shortConnections ?? 10} short connections to ${addr.vip}:${topology.vipPort}`);
     const clientOut = await topology.execIn(ns.client, process.execPath,
-      [CLIENT_PROGRAM, addr.vip, String(topology.vipPort), String(options.longConnections ?? 2), String(options.shortConnections ?? 10), '3']);
+      [CLIENT_PROGRAM, addr.vip, String(topology.vipPort), String(options.longConnections ?? 2), String(options.shortConnections ?? 10),
+        String(longSeconds), String(Math.max(10, longSeconds * 4))], (longSeconds + 60) * 1000);
     const client = JSON.parse(clientOut.trim().split('\n').pop() ?? '{}') as ClientReport;
     say(`client program done: ${client.connections} connections, sent ${client.sent} bytes, received ${client.received} bytes`);
     // Two more intervals so that the closing records of every host are written.

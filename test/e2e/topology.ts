@@ -24,23 +24,35 @@ export interface Topology {
   readonly serverPort: number;
   /** Spawns a command inside a namespace. */
   spawnIn(ns: string, command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
-  execIn(ns: string, command: string, args: readonly string[]): Promise<string>;
+  execIn(ns: string, command: string, args: readonly string[], timeoutMs?: number): Promise<string>;
   teardown(): Promise<void>;
 }
 
-async function sh(args: readonly string[]): Promise<string> {
+async function sh(args: readonly string[], timeoutMs = 20_000): Promise<string> {
   const [cmd, ...rest] = args;
-  const { stdout } = await run(cmd ?? 'true', rest, { timeout: 20_000 });
+  const { stdout } = await run(cmd ?? 'true', rest, { timeout: timeoutMs });
   return stdout;
 }
 
-export async function buildTopology(runId = `${process.pid % 100000}`): Promise<Topology> {
-  const id = runId;
+/**
+ * `subnet` is the second octet of every address (10.<subnet>.x.y): the management link's root end lives in the
+ * shared root namespace, so two topologies built at once (different test files) must not use the same one.
+ * `hostConntrack` loads conntrack in the client's and the server's namespaces too, as on a Docker host.
+ */
+export interface TopologyOptions {
+  readonly runId?: string;
+  readonly subnet?: number;
+  readonly hostConntrack?: boolean;
+}
+
+export async function buildTopology(options: TopologyOptions = {}): Promise<Topology> {
+  const id = options.runId ?? `${process.pid % 100000}`;
   const ns = { client: `ctc${id}`, router: `ctr${id}`, server: `cts${id}` };
   const link = (name: string): string => `${name}${id}`.slice(0, 15);
+  const net = `10.${options.subnet ?? 77}`;
   const addr = {
-    client: '10.77.1.2', routerClientSide: '10.77.1.1', routerServerSide: '10.77.2.1', server: '10.77.2.2',
-    vip: '10.77.100.100', routerManagement: '10.77.3.1', rootManagement: '10.77.3.2',
+    client: `${net}.1.2`, routerClientSide: `${net}.1.1`, routerServerSide: `${net}.2.1`, server: `${net}.2.2`,
+    vip: `${net}.100.100`, routerManagement: `${net}.3.1`, rootManagement: `${net}.3.2`,
   };
   const vipPort = 80;
   const serverPort = 8080;
@@ -90,7 +102,11 @@ export async function buildTopology(runId = `${process.pid % 100000}`): Promise<
     await inNs(ns.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
     await inNs(ns.router, 'iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', addr.vip, '-p', 'tcp', '--dport', String(vipPort),
       '-j', 'DNAT', '--to-destination', `${addr.server}:${serverPort}`);
-    await inNs(ns.router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.77.1.0/24', '-o', link('ctr2'), '-j', 'MASQUERADE');
+    await inNs(ns.router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', `${net}.1.0/24`, '-o', link('ctr2'), '-j', 'MASQUERADE');
+    if (options.hostConntrack) {
+      // A stateful rule (as Docker's) makes the kernel track every flow of the namespace; an empty nat rule does not.
+      for (const name of [ns.client, ns.server]) await inNs(name, 'iptables', '-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT');
+    }
   } catch (err) {
     await teardown();
     throw err;
@@ -101,8 +117,8 @@ export async function buildTopology(runId = `${process.pid % 100000}`): Promise<
     spawnIn(name, command, args, options = {}) {
       return spawn('ip', ['netns', 'exec', name, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     },
-    execIn(name, command, args) {
-      return inNs(name, command, ...args);
+    execIn(name, command, args, timeoutMs) {
+      return sh(['ip', 'netns', 'exec', name, command, ...args], timeoutMs);
     },
     teardown,
   };

@@ -20,7 +20,7 @@ let startedAt: Date;
 
 before(async () => {
   startedAt = new Date();
-  topology = await buildTopology(`u${process.pid % 10000}`);
+  topology = await buildTopology({ runId: `u${process.pid % 10000}` });
   await extendTopology(topology);
   const inServer = (command: string, args: readonly string[]) => topology.spawnIn(topology.ns.server, command, args);
   const inClient = (command: string, args: readonly string[]) => topology.spawnIn(topology.ns.client, command, args);

@@ -28,12 +28,30 @@ interface Tracked {
   flow: Flow;
   firstSeenMs: number;
   lastSeenMs: number;
+  /** When the connection ended: conntrack reached TIME_WAIT or CLOSE, or destroyed the entry. */
   closedAtMs: number | null;
+  /**
+   * Reported closed (or closed before we started): the entry lingers in the kernel table until its timeout
+   * (two minutes in TIME_WAIT) but the connection is over, so it is not reported again; kept until DESTROY
+   * so that event is not taken for a connection of its own.
+   */
+  done: boolean;
+  /** DESTROY was seen: nothing more will come for this entry. */
+  destroyed: boolean;
+  /** Its translation was reported in a reading already (the next ones are not new). */
+  natReported?: boolean;
   /**
    * The observation made of `flow` while open: an unchanged flow is reported with the same object each
    * read, which lets the tracker recognise it without looking inside (as for the other sources).
    */
   observed?: { readonly flow: Flow; readonly observation: SocketObservation };
+}
+
+/** Conntrack TCP states in which the connection itself is over (the entry only waits for late packets). */
+const ENDED_STATES: ReadonlySet<string> = new Set(['TIME_WAIT', 'CLOSE']);
+
+function ended(flow: Flow): boolean {
+  return flow.state !== null && ENDED_STATES.has(flow.state);
 }
 
 const MAX_TRACKED_FLOWS = 262_144;
@@ -53,9 +71,10 @@ function interfaceAddresses(): ReadonlySet<string> {
   return out;
 }
 
+/** The entry's id when known (a tuple reused after DESTROY is another entry), else its original tuple. */
 function flowKey(f: Flow): string {
   const o = f.original;
-  return `${f.protocol}|${o.src}|${o.srcPort}|${o.dst}|${o.dstPort}`;
+  return `${f.protocol}|${o.src}|${o.srcPort}|${o.dst}|${o.dstPort}|${f.id ?? ''}`;
 }
 
 export class ConntrackSource implements ConnectionSource {
@@ -91,18 +110,24 @@ export class ConntrackSource implements ConnectionSource {
     const observations: SocketObservation[] = [];
     const nat: NatTranslation[] = [];
     for (const [key, t] of this.live) {
-      const n = flowToNat(t.flow, this.netns, t.firstSeenMs, t.lastSeenMs);
-      if (n) nat.push(n);
-      if (local.has(t.flow.original.src) || local.has(t.flow.reply.src)) {
+      if (t.done) continue;
+      const n = flowToNat(t.flow, this.netns, t.firstSeenMs, t.lastSeenMs, t.natReported ? 0 : 1);
+      if (n) {
+        nat.push(n);
+        t.natReported = true;
+      }
+      const originalIsLocal = local.has(t.flow.original.src);
+      if (originalIsLocal || local.has(t.flow.reply.src)) {
         if (t.closedAtMs === null && t.observed?.flow === t.flow) observations.push(t.observed.observation);
         else {
-          const observation = flowToObservation(t.flow, this.netns, { openedAtMs: t.firstSeenMs, closedAtMs: t.closedAtMs });
+          const observation = flowToObservation(t.flow, this.netns, { openedAtMs: t.firstSeenMs, closedAtMs: t.closedAtMs }, originalIsLocal);
           t.observed = { flow: t.flow, observation };
           observations.push(observation);
         }
       }
-      if (t.closedAtMs !== null) this.live.delete(key);
-      else t.lastSeenMs = Date.now();
+      if (t.closedAtMs === null) t.lastSeenMs = Date.now();
+      else if (t.destroyed) this.live.delete(key);
+      else t.done = true;
     }
     const stats = this.stream?.stats() ?? { lost: 0, malformed: 0 };
     const lost = this.carried.lost + stats.lost - this.reported.lost;
@@ -134,14 +159,19 @@ export class ConntrackSource implements ConnectionSource {
     }
     const now = Date.now();
     this.carried.skipped += listing.malformed;
-    for (const flow of listing.flows) this.live.set(flowKey(flow), { flow, firstSeenMs: now, lastSeenMs: now, closedAtMs: null });
+    // Entries already over when we start are not connections of ours to report (only their DESTROY is to come).
+    for (const flow of listing.flows) {
+      this.live.set(flowKey(flow), { flow, firstSeenMs: now, lastSeenMs: now, closedAtMs: ended(flow) ? now : null, done: ended(flow), destroyed: false });
+    }
     if (listing.via === 'conntrack') this.startStream();
   }
 
   private startStream(): void {
     const stream = ConntrackStream.start({
       logger: this.options.logger,
-      events: ['NEW', 'DESTROY'],
+      // UPDATE too: the state follows the kernel's (a flow is not SYN_SENT for its whole life), and its end is seen
+      // when it happens rather than when the entry times out.
+      events: ['NEW', 'UPDATE', 'DESTROY'],
       ...(this.options.netnsPath ? { netnsPath: this.options.netnsPath } : {}),
       ...(this.options.bufferSize ? { bufferSize: this.options.bufferSize } : {}),
     }, (event) => this.onEvent(event));
@@ -168,23 +198,30 @@ export class ConntrackSource implements ConnectionSource {
     const at = event.timestampMs ?? Date.now();
     const known = this.live.get(key);
     if (event.type === 'DESTROY') {
-      if (known) {
+      if (known?.done) this.live.delete(key);
+      else if (known) {
+        known.destroyed = true;
         known.lastSeenMs = at;
-        known.closedAtMs = at;
-        // DESTROY events carry no state; keep what NEW told us, but take counters if present.
+        known.closedAtMs ??= at;
+        // DESTROY events carry no state; keep what the last event told us, but take counters if present.
         if (event.flow.originalCounters) known.flow = { ...known.flow, originalCounters: event.flow.originalCounters, replyCounters: event.flow.replyCounters };
+      } else if (this.live.size < MAX_TRACKED_FLOWS) {
+        this.live.set(key, { flow: event.flow, firstSeenMs: at, lastSeenMs: at, closedAtMs: at, done: false, destroyed: true });
       } else {
-        this.live.set(key, { flow: event.flow, firstSeenMs: at, lastSeenMs: at, closedAtMs: at });
+        this.carried.lost++;
       }
       return;
     }
     if (known) {
-      known.flow = event.flow;
+      if (known.done) return; // late packets of a connection already over
+      // UPDATE events of a TCP flow carry its new state; one without state (UDP) keeps what was known.
+      known.flow = event.flow.state === null && known.flow.state !== null ? { ...event.flow, state: known.flow.state } : event.flow;
       known.lastSeenMs = at;
+      if (known.closedAtMs === null && ended(known.flow)) known.closedAtMs = at;
     } else if (this.live.size >= MAX_TRACKED_FLOWS) {
       this.carried.lost++; // bounded memory: a flow we cannot hold is a lost event, and says so
     } else {
-      this.live.set(key, { flow: event.flow, firstSeenMs: at, lastSeenMs: at, closedAtMs: null });
+      this.live.set(key, { flow: event.flow, firstSeenMs: at, lastSeenMs: at, closedAtMs: ended(event.flow) ? at : null, done: false, destroyed: false });
     }
   }
 }

@@ -121,15 +121,16 @@ const NAT_MAPPING = 'host_id, netns, protocol, kind, orig_src, orig_dst, orig_dp
 
 /**
  * Triple grain: translations that differ only in the client-side ports are one mapping. "translations" counts
- * per-interval sightings here (raw rows and aggregates alike).
+ * conntrack entries: each entry's first reported row carries new_count = 1 (rows written before migration 011 have
+ * NULL and count once each), and the NAT aggregates sum the same column.
  */
 const TRIPLE_NAT_SQL = (p: Params, plan: WindowPlan): string => {
   const parts = [`SELECT ${NAT_MAPPING}, orig_sport AS min_orig_sport, orig_sport AS max_orig_sport,
-      reply_dport AS min_reply_dport, reply_dport AS max_reply_dport, 1 AS sightings, first_seen, last_seen
+      reply_dport AS min_reply_dport, reply_dport AS max_reply_dport, COALESCE(new_count, 1) AS translations, first_seen, last_seen
     FROM bi.nat_translations WHERE ${rawNatRows(p, plan)}`];
   for (const piece of plan.aggregates) {
     if (piece.source === 'MINUTE') continue;
-    parts.push(`SELECT ${NAT_MAPPING}, min_orig_sport, max_orig_sport, min_reply_dport, max_reply_dport, sightings, first_seen, last_seen
+    parts.push(`SELECT ${NAT_MAPPING}, min_orig_sport, max_orig_sport, min_reply_dport, max_reply_dport, translations, first_seen, last_seen
     FROM ${NAT_VIEWS[piece.source]} WHERE ${bucketRows(p, piece.fromMs, piece.toMs)}`);
   }
   return `
@@ -137,7 +138,7 @@ SELECT host_id, netns, protocol, kind, host(orig_src) AS orig_src,
        CASE WHEN min(min_orig_sport) = max(max_orig_sport) THEN min(min_orig_sport) END AS orig_sport,
        host(orig_dst) AS orig_dst, orig_dport, host(reply_src) AS reply_src, reply_sport, host(reply_dst) AS reply_dst,
        CASE WHEN min(min_reply_dport) = max(max_reply_dport) THEN min(min_reply_dport) END AS reply_dport,
-       sum(sightings)::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+       sum(translations)::bigint AS translations, min(first_seen) AS first_seen, max(last_seen) AS last_seen
 FROM (${parts.join('\n  UNION ALL\n  ')}) pieces
 GROUP BY ${NAT_MAPPING}`;
 };

@@ -41,13 +41,20 @@ export function rawConnectionRows(p: Params, plan: WindowPlan): string {
 }
 
 /**
+ * How long after its end a translation that lived inside a window may first be written: an entry that began and
+ * ended between two readings is reported once, by the snapshot after (whose time may fall past the window's end).
+ */
+export const NAT_REPORT_LAG_MS = 60_000;
+
+/**
  * Raw NAT rows (bi.nat_translations) of the plan's edges: seen in one of its raw ranges by a snapshot at or after
- * the window's start, and existing before its end. (A conntrack entry is alive from first_seen to every
- * snapshot that saw it.)
+ * the window's start, or reported up to NAT_REPORT_LAG_MS after its end, and existing before its end. (A conntrack
+ * entry is alive from first_seen to every snapshot that saw it.)
  */
 export function rawNatRows(p: Params, plan: WindowPlan): string {
   const to = p.add(isoOf(plan.window.toMs));
   const ranges = plan.raw.map((r) => `(time >= ${p.add(isoOf(r.fromMs))} AND time < ${p.add(isoOf(r.toMs))})`);
+  ranges.push(`(time >= ${to}::timestamptz AND time < ${p.add(isoOf(plan.window.toMs + NAT_REPORT_LAG_MS))})`);
   return `(${ranges.join(' OR ')}) AND first_seen < ${to}::timestamptz`;
 }
 

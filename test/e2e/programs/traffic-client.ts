@@ -4,14 +4,15 @@ import net from 'node:net';
  * The e2e client program: `long` connections that each send and receive large payloads slowly (alive
  * across collector intervals), and `short` connections that live a few milliseconds. Prints what it
  * counted: connections made, bytes sent and received at the application level, its local ports.
- * usage: node traffic-client.js HOST PORT LONG SHORT LONG_SECONDS
+ * usage: node traffic-client.js HOST PORT LONG SHORT LONG_SECONDS [LONG_CHUNKS]
  */
-const [host = '127.0.0.1', portText = '80', longText = '2', shortText = '10', secondsText = '3'] = process.argv.slice(2);
+const [host = '127.0.0.1', portText = '80', longText = '2', shortText = '10', secondsText = '3', chunksText = '10'] = process.argv.slice(2);
 process.title = 'traffic-client';
 const port = Number(portText);
 let sent = 0;
 let received = 0;
 const localPorts: number[] = [];
+const longChunks = Math.max(1, Number(chunksText));
 
 function exchange(send: number, want: number, paceMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -22,7 +23,7 @@ function exchange(send: number, want: number, paceMs: number): Promise<void> {
       header.writeUInt32BE(want, 4);
       socket.write(header);
       sent += 8;
-      const chunks = paceMs > 0 ? 10 : 1;
+      const chunks = paceMs > 0 ? longChunks : 1;
       const chunk = Math.ceil(send / chunks);
       let left = send;
       const pump = (): void => {
@@ -45,7 +46,7 @@ function exchange(send: number, want: number, paceMs: number): Promise<void> {
 async function main(): Promise<void> {
   const longCount = Number(longText);
   const shortCount = Number(shortText);
-  const paceMs = (Number(secondsText) * 1000) / 10;
+  const paceMs = (Number(secondsText) * 1000) / longChunks;
   const long = Array.from({ length: longCount }, () => exchange(400_000, 900_000, paceMs));
   for (let i = 0; i < shortCount; i++) {
     await exchange(1000, 2000, 0);

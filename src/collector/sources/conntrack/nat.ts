@@ -16,9 +16,10 @@ export function natKindOf(original: ConntrackTuple, reply: ConntrackTuple): NatK
 }
 
 /** The flow as a domain NatTranslation, or null when it was not translated. */
-export function flowToNat(flow: Flow, netns: number, firstSeenMs: number, lastSeenMs: number = firstSeenMs): NatTranslation | null {
+export function flowToNat(flow: Flow, netns: number, firstSeenMs: number, lastSeenMs: number = firstSeenMs, newCount?: 0 | 1): NatTranslation | null {
   if (flow.kind === null) return null;
   return {
+    ...(newCount === undefined ? {} : { newCount }),
     netns,
     protocol: flow.protocol,
     conntrackId: flow.id,
@@ -45,18 +46,34 @@ const SOCKET_STATE: Readonly<Record<ConntrackTcpState, SocketState>> = {
 };
 
 /**
- * The flow as a domain observation of source 'conntrack', oriented by the ORIGINAL tuple (local = original
- * source, bytesSent = original-direction bytes), direction 'unknown' as the collector's contract expects.
- * A destroyed flow is CLOSE with closedAtMs set.
+ * The flow as a domain observation of source 'conntrack'. When the original source is this host's (or it is
+ * not said), oriented by the ORIGINAL tuple (local = original source, bytesSent = original-direction bytes),
+ * direction 'unknown' as the collector's contract expects (the direction rules read original tuples). When
+ * only the reply's source is this host's (it accepted the flow behind a DNAT or REDIRECT), oriented as this
+ * host's socket is: the reply tuple, direction 'incoming'; a row never claims the peer's address as its own.
+ * A closed flow is CLOSE with closedAtMs set.
  */
 export function flowToObservation(
   flow: Flow, netns: number, times: { readonly openedAtMs?: number | null; readonly closedAtMs?: number | null } = {},
+  originalIsLocal = true,
 ): SocketObservation {
   const closedAtMs = times.closedAtMs ?? null;
   let state: SocketState;
   if (closedAtMs !== null) state = 'CLOSE';
   else if (flow.protocol === 'udp') state = 'ESTABLISHED';
   else state = flow.state === null ? 'ESTABLISHED' : SOCKET_STATE[flow.state];
+  if (!originalIsLocal) {
+    return {
+      source: 'conntrack', netns, protocol: flow.protocol, family: flow.family,
+      local: { address: flow.reply.src, port: flow.reply.srcPort },
+      remote: { address: flow.reply.dst, port: flow.reply.dstPort },
+      state, inode: null, process: null, direction: 'incoming',
+      openedAtMs: times.openedAtMs ?? null, closedAtMs,
+      bytesSent: flow.replyCounters?.bytes ?? null,
+      bytesReceived: flow.originalCounters?.bytes ?? null,
+      retransmits: null, rttUs: null,
+    };
+  }
   return {
     source: 'conntrack',
     netns,
