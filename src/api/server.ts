@@ -24,8 +24,8 @@ export interface ApiServerOptions {
   readonly log: ApiLogger;
   /** Default 127.0.0.1. Off loopback a token is required. */
   readonly host?: string;
-  /** Default 4000; 0 picks a free port. */
-  readonly port?: number;
+  /** 0 picks a free port (the command line's default is in src/cli/settings.ts). */
+  readonly port: number;
   /**
    * Bearer token required on /graphql. Left undefined, API_TOKEN from `env` applies (so a forgotten option never
    * turns authentication off); null means explicitly none.
@@ -62,7 +62,7 @@ export { isLoopbackHost };
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 4000;
+  const port = options.port;
   const env = options.env ?? process.env;
   const token = (options.token === undefined ? env.API_TOKEN : options.token) || null;
   const limits: ApiLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });

@@ -128,9 +128,13 @@ function collectorArgs(v: Values, store: StoreArgs): CollectorArgs {
   };
 }
 
+/** A bearer token short enough to guess is no protection. */
+const MIN_TOKEN_LENGTH = 16;
+
 function apiArgs(v: Values, env: NodeJS.ProcessEnv): ApiArgs {
   const listen = v.listen ?? envValue(env, 'API_HOST') ?? DEFAULTS.apiListen;
-  const token = env.API_TOKEN || null;
+  const token = envValue(env, 'API_TOKEN') ?? null;
+  if (token !== null && token.length < MIN_TOKEN_LENGTH) throw new UsageError(`API_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters`);
   // Refused here, before anything is opened: an API off loopback without a token would serve anyone.
   if (!isLoopbackHost(listen) && token === null) {
     throw new UsageError(`TOKEN_REQUIRED: --listen ${listen} is off loopback; set API_TOKEN so that requests must carry a bearer token`);
