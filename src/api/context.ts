@@ -5,6 +5,7 @@
 import type { Database } from '../store/database.js';
 import type { ApiLimits } from './limits.js';
 import { createLoaders, type Loaders } from './loaders.js';
+import type { BatchObserver } from './metrics.js';
 import type { ApiLogger } from './logger.js';
 
 export interface ApiContext {
@@ -14,6 +15,6 @@ export interface ApiContext {
   readonly log: ApiLogger;
 }
 
-export function createContext(db: Database, limits: ApiLimits, log: ApiLogger): ApiContext {
-  return { db, loaders: createLoaders(db), limits, log };
+export function createContext(db: Database, limits: ApiLimits, log: ApiLogger, onBatch?: BatchObserver): ApiContext {
+  return { db, loaders: createLoaders(db, onBatch), limits, log };
 }
