@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { SnapshotWriter } from '../../src/store/index.js';
 import { T0, scenarioSnapshots } from '../api/scenario.js';
 import { freshStore } from '../helpers/env.js';
@@ -43,9 +44,19 @@ test('the dashboards: unique ids, every panel on the conntrail data source, read
       }
     }
   }
-  const provisioned = readFileSync(`${ROOT}grafana/provisioning/datasources/conntrail.yaml`, 'utf8');
-  assert.match(provisioned, new RegExp(`uid: ${DATASOURCE_UID}\\b`));
-  assert.match(provisioned, /user: conntrail_reader\b/);
+});
+
+test('provisioning: the data source is the reader on the bi views; docker-compose mounts the dashboards where the provider looks', () => {
+  const datasources = parse(readFileSync(`${ROOT}grafana/provisioning/datasources/conntrail.yaml`, 'utf8')) as { datasources: { uid: string; user: string; type: string }[] };
+  assert.deepEqual(datasources.datasources.map((d) => [d.uid, d.user, d.type]), [[DATASOURCE_UID, 'conntrail_reader', 'grafana-postgresql-datasource']]);
+  const providers = parse(readFileSync(`${ROOT}grafana/provisioning/dashboards/conntrail.yaml`, 'utf8')) as { providers: { options: { path: string } }[] };
+  const compose = parse(readFileSync(`${ROOT}docker-compose.yml`, 'utf8')) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string> }> };
+  const volumes = compose.services.grafana?.volumes ?? [];
+  assert.ok(volumes.includes('./grafana/provisioning:/etc/grafana/provisioning:ro'));
+  assert.ok(volumes.includes(`./grafana/dashboards:${providers.providers[0]!.options.path}:ro`));
+  for (const variable of ['CONNTRAIL_DB_HOST', 'CONNTRAIL_DB_NAME', 'CONNTRAIL_READER_PASSWORD']) {
+    assert.ok(compose.services.grafana?.environment?.[variable], `compose gives Grafana ${variable}`);
+  }
 });
 
 test("every panel's SQL returns rows as the reader role over scripted data", { timeout: 300_000 }, async () => {
