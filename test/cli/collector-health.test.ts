@@ -67,7 +67,8 @@ test('collector /healthz: ok with the age of the newest stored snapshot and the 
     assert.equal(ok.code, 200);
     assert.equal(ok.body.source, 'procfs');
     assert.equal(ok.body.intervalSeconds, 1);
-    assert.equal(ok.body.spoolDepth, 0);
+    // On a loaded machine a tick can overrun and its snapshot wait in the spool: a count, not necessarily 0.
+    assert.ok(Number.isInteger(ok.body.spoolDepth) && ok.body.spoolDepth >= 0);
     assert.ok(ok.body.lastSnapshotTime !== null && Date.parse(ok.body.lastSnapshotTime) % 1000 === 0, 'a snapshot time is an interval boundary');
     assert.ok(ok.body.lastSnapshotAgeSeconds !== null && ok.body.lastSnapshotAgeSeconds >= 0);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
