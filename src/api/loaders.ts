@@ -5,8 +5,9 @@
  */
 import DataLoader from 'dataloader';
 import type { Database } from '../store/database.js';
+import { fleetCoverage, type FleetCoverage } from '../domain/fleet-coverage.js';
 import {
-  fetchConnectionPages, fetchCoverage, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
+  fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
   type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type Page, type ProcessKeyset,
   type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeWindow,
 } from '../store/queries/index.js';
@@ -51,6 +52,8 @@ export interface Loaders {
   readonly processPage: DataLoader<ProcessPageKey, Page<ProcessRecord>, string>;
   readonly snapshotPage: DataLoader<SnapshotPageKey, Page<SnapshotRecord>, string>;
   readonly coverage: DataLoader<CoverageKey, Coverage | null, string>;
+  /** Which hosts had (complete) data in a window: one statement per distinct window per request. */
+  readonly fleetCoverage: DataLoader<TimeWindow, FleetCoverage, string>;
 }
 
 const EMPTY_PAGE: Page<never> = Object.freeze({ rows: [], hasNextPage: false }) as Page<never>;
@@ -103,5 +106,9 @@ export function createLoaders(db: Database): Loaders {
       return fetchSnapshotPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
     coverage: groupedLoader<CoverageKey, Coverage | null>(async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
+    fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(
+      (windows) => Promise.all(windows.map(async (w) => fleetCoverage(w, await fetchFleetCoverage(db, w)))),
+      { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}` },
+    ),
   };
 }

@@ -1,5 +1,6 @@
 /** All resolvers, with the enums' internal values (the store's lower-case words) and the scalars. */
 import { DateTimeScalar, LongScalar } from '../scalars.js';
+import { coverageQueries, coverageTypes } from './coverage.js';
 import { entityQueries, entityTypes } from './entities.js';
 import { graphQueries, graphTypes } from './graph.js';
 import { recordQueries, recordTypes } from './records.js';
@@ -13,8 +14,9 @@ export const resolvers = {
     from: (w: { from: number }) => w.from,
     to: (w: { to: number }) => w.to,
   },
-  Query: { ...graphQueries, ...recordQueries, ...entityQueries },
+  Query: { ...graphQueries, ...recordQueries, ...entityQueries, ...coverageQueries },
   ...graphTypes,
   ...recordTypes,
   ...entityTypes,
+  ...coverageTypes,
 };
