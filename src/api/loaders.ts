@@ -6,6 +6,7 @@
 import DataLoader from 'dataloader';
 import type { Database } from '../store/database.js';
 import { fleetCoverage, type FleetCoverage } from '../domain/fleet-coverage.js';
+import type { RootGate } from './root-gate.js';
 import {
   fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
   type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type Page, type ProcessKeyset,
@@ -52,7 +53,10 @@ export interface Loaders {
   readonly processPage: DataLoader<ProcessPageKey, Page<ProcessRecord>, string>;
   readonly snapshotPage: DataLoader<SnapshotPageKey, Page<SnapshotRecord>, string>;
   readonly coverage: DataLoader<CoverageKey, Coverage | null, string>;
-  /** Which hosts had (complete) data in a window: one statement per distinct window per request. */
+  /**
+   * Which hosts had (complete) data in a window: one statement per batch, whatever the number of windows in it,
+   * and the batch waits for every root field of the request, so a request reads the snapshots at most once.
+   */
   readonly fleetCoverage: DataLoader<TimeWindow, FleetCoverage, string>;
 }
 
@@ -77,7 +81,7 @@ export function argsKeyOf(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function createLoaders(db: Database): Loaders {
+export function createLoaders(db: Database, gate: RootGate): Loaders {
   return {
     host: new DataLoader<string, HostRecord | null>(async (ids) => {
       const rows = await hostsByIds(db, ids);
@@ -106,9 +110,9 @@ export function createLoaders(db: Database): Loaders {
       return fetchSnapshotPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
     coverage: groupedLoader<CoverageKey, Coverage | null>(async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
-    fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(
-      (windows) => Promise.all(windows.map(async (w) => fleetCoverage(w, await fetchFleetCoverage(db, w)))),
-      { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}` },
-    ),
+    fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(async (windows) => {
+      const facts = await fetchFleetCoverage(db, windows);
+      return windows.map((w, i) => fleetCoverage(w, facts[i] ?? []));
+    }, { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}`, batchScheduleFn: (dispatch) => gate.whenIdle(dispatch) }),
   };
 }

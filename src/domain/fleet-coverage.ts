@@ -7,11 +7,13 @@ import type { Window } from './resolution.js';
 
 export interface HostCoverageFacts extends Omit<CoverageFacts, 'intervalMs'> {
   readonly hostId: string;
+  /** Time of the host's first record ever: the host is expected from the start of the interval it covers. */
+  readonly firstSeenMs: number;
   readonly recorded: number;
   /** Null when the host never told its interval (no record in or before the window). */
   readonly intervalMs: number | null;
   readonly degraded: number;
-  readonly firstDegradedMs: number | null;
+  readonly firstDegraded: Window | null;
 }
 
 export interface HostGapReport {
@@ -20,7 +22,7 @@ export interface HostGapReport {
   /** Whole collection intervals missing in the gaps; null when the host's interval is unknown. */
   readonly missingIntervals: number | null;
   readonly incompleteSnapshots: number;
-  readonly firstIncompleteMs: number | null;
+  readonly firstIncomplete: Window | null;
 }
 
 export interface FleetCoverage {
@@ -33,19 +35,30 @@ export interface FleetCoverage {
   readonly complete: boolean;
 }
 
+/**
+ * The part of the window a host is expected to cover: from the start of its first record ever on. Before that it
+ * did not report because conntrail did not know it, which is not a gap of that host.
+ */
+function expectedWindow(window: Window, h: HostCoverageFacts): Window {
+  return { fromMs: Math.max(window.fromMs, h.firstSeenMs - (h.intervalMs ?? 0)), toMs: window.toMs };
+}
+
 export function fleetCoverage(window: Window, hosts: readonly HostCoverageFacts[]): FleetCoverage {
   const reports: HostGapReport[] = [];
   const reporting: string[] = [];
   for (const h of hosts) {
     if (h.recorded > 0) reporting.push(h.hostId);
+    const expected = expectedWindow(window, h);
     // Without an interval no stretch can be judged against jitter: any uncovered time is a gap.
-    const gaps = coverageGaps(window, { firstMs: h.firstMs, lastEndMs: h.lastEndMs, intervalMs: h.intervalMs ?? 0, inner: h.inner });
+    const gaps = expected.toMs > expected.fromMs
+      ? coverageGaps(expected, { firstMs: h.firstMs, lastEndMs: h.lastEndMs, intervalMs: h.intervalMs ?? 0, inner: h.inner })
+      : [];
     if (gaps.length === 0 && h.degraded === 0) continue;
     const interval = h.intervalMs;
     const missingIntervals = interval === null || interval <= 0
       ? null
       : gaps.reduce((sum, g) => sum + Math.max(1, Math.round((g.toMs - g.fromMs) / interval)), 0);
-    reports.push({ hostId: h.hostId, gaps, missingIntervals, incompleteSnapshots: h.degraded, firstIncompleteMs: h.firstDegradedMs });
+    reports.push({ hostId: h.hostId, gaps, missingIntervals, incompleteSnapshots: h.degraded, firstIncomplete: h.firstDegraded });
   }
   reporting.sort();
   reports.sort((a, b) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0));

@@ -12,7 +12,7 @@ import type { Snapshot } from '../../src/domain/snapshot.js';
 import { SnapshotWriter } from '../../src/store/index.js';
 import { freshStore, testLog } from '../helpers/env.js';
 import { connection, snapshot } from '../helpers/snapshots.js';
-import { data, type GqlResponse } from './harness.js';
+import { data, expectSqlSnapshot, type GqlResponse } from './harness.js';
 
 const T = Date.UTC(2025, 0, 6, 9, 0, 0);
 const I = 15_000;
@@ -45,13 +45,14 @@ function world(): Snapshot[] {
 
 let api: ApiServer;
 let url: string;
+let writer: SnapshotWriter;
 let dispose: () => Promise<void>;
 let recording: string[] | null = null;
 
 before(async () => {
   const fresh = await freshStore({ observer: (sql) => recording?.push(sql.replace(/\s+/g, ' ').trim()) });
   dispose = fresh.dispose;
-  const writer = new SnapshotWriter(fresh.store.writer);
+  writer = new SnapshotWriter(fresh.store.writer);
   for (const s of world()) assert.deepEqual((await writer.write(s)).rejected, []);
   api = createApiServer({ reader: fresh.store.reader, log: testLog, port: 0, env: {} });
   url = (await api.start()).url;
@@ -67,13 +68,13 @@ async function gql<T>(query: string, variables: Record<string, unknown> = {}): P
 }
 
 const COVERAGE = `coverage { range { from to } complete hostsReporting { id }
-  hostsWithGaps { host { id } gaps { from to } firstGap { from to } missingIntervals incompleteSnapshots firstIncomplete } }`;
+  hostsWithGaps { host { id } gaps { from to } firstGap { from to } missingIntervals incompleteSnapshots firstIncomplete { from to } } }`;
 
 interface CoverageOut {
   range: { from: string; to: string };
   complete: boolean;
   hostsReporting: { id: string }[];
-  hostsWithGaps: { host: { id: string }; gaps: { from: string; to: string }[]; firstGap: { from: string; to: string } | null; missingIntervals: number | null; incompleteSnapshots: number; firstIncomplete: string | null }[];
+  hostsWithGaps: { host: { id: string }; gaps: { from: string; to: string }[]; firstGap: { from: string; to: string } | null; missingIntervals: number | null; incompleteSnapshots: number; firstIncomplete: { from: string; to: string } | null }[];
 }
 
 test('resolve at a time no snapshot covers answers NO_DATA with no targets, not SELF', async () => {
@@ -120,11 +121,11 @@ test('talkers over a range where a host stopped reporting names it and its gap; 
   assert.deepEqual(c.hostsReporting.map((h) => h.id), ['app', 'edge', 'web']);
   assert.deepEqual(c.hostsWithGaps, [
     { host: { id: 'app' }, gaps: [{ from: iso(T + 3 * I), to: iso(T + 7 * I) }], firstGap: { from: iso(T + 3 * I), to: iso(T + 7 * I) }, missingIntervals: 4, incompleteSnapshots: 0, firstIncomplete: null },
-    { host: { id: 'edge' }, gaps: [], firstGap: null, missingIntervals: 0, incompleteSnapshots: 1, firstIncomplete: iso(T + 2 * I) },
+    { host: { id: 'edge' }, gaps: [], firstGap: null, missingIntervals: 0, incompleteSnapshots: 1, firstIncomplete: { from: iso(T + I), to: iso(T + 2 * I) } },
   ]);
   assert.equal(out.coverage.complete, false);
   // Batched per request: the talkers coverage and the top-level coverage of the same window share one statement.
-  assert.equal(statements.filter((s) => /bi\.hosts h LEFT JOIN s/.test(s)).length, 1, statements.join('\n'));
+  assert.equal(statements.filter((s) => /CROSS JOIN bi\.hosts h/.test(s)).length, 1, statements.join('\n'));
 });
 
 test('a window every host covered with complete records is complete; asking nothing about coverage reads no snapshots', async () => {
@@ -141,5 +142,70 @@ test('a window every host covered with complete records is complete; asking noth
   await gql(`query($range: TimeRange!) { talkers(range: $range, resolution: RAW) { totalEdges } }`, { range: { from: iso(T), to: iso(T + 8 * I) } });
   const statements = recording;
   recording = null;
-  assert.equal(statements.filter((s) => /bi\.hosts h LEFT JOIN s/.test(s)).length, 0, statements.join('\n'));
+  assert.equal(statements.filter((s) => /CROSS JOIN bi\.hosts h/.test(s)).length, 0, statements.join('\n'));
+});
+
+test('resolve with withinSeconds 0 at the very stamp of the last record is answered (that record covers the instant)', async () => {
+  // app's last record is stamped T + 3I and covers (T + 2I, T + 3I]; web's record of T + 3I has the server row.
+  const q = `query($at: DateTime!) { resolve(address: "10.0.2.20", port: 8080, at: $at, withinSeconds: 0) { status coverage { hostsReporting { id } } } }`;
+  type Out = { resolve: { status: string; coverage: { hostsReporting: { id: string }[] } } };
+  const out = await gql<Out>(q, { at: iso(T + 7 * I) });
+  assert.equal(out.resolve.status, 'OK');
+  assert.deepEqual(out.resolve.coverage.hostsReporting.map((h) => h.id), ['edge', 'web']);
+  const after = await gql<Out>(q, { at: iso(T + 7 * I + 1) });
+  assert.equal(after.resolve.status, 'NO_DATA');
+});
+
+test('several windows in one request (two talkers, a coverage, a resolve) are judged by one coverage statement', async () => {
+  const q = `query($a: TimeRange!, $b: TimeRange!, $c: TimeRange!, $at: DateTime!) {
+    lookup: resolve(address: "10.0.2.20", port: 8080, at: $at) { status targets { role } }
+    early: talkers(range: $a, resolution: RAW) { coverage { complete hostsWithGaps { host { id } } } }
+    late: talkers(range: $b, resolution: RAW) { coverage { complete hostsWithGaps { host { id } missingIntervals } } }
+    ledger: coverage(range: $c) { complete hostsReporting { id } } }`;
+  type Out = {
+    early: { coverage: { complete: boolean; hostsWithGaps: { host: { id: string } }[] } };
+    late: { coverage: { complete: boolean; hostsWithGaps: { host: { id: string }; missingIntervals: number }[] } };
+    ledger: { complete: boolean; hostsReporting: { id: string }[] };
+    lookup: { status: string; targets: { role: string }[] };
+  };
+  recording = [];
+  const out = await gql<Out>(q, {
+    a: { from: iso(T - I), to: iso(T + I) },
+    b: { from: iso(T + 5 * I), to: iso(T + 7 * I) },
+    c: { from: iso(T + 4 * I), to: iso(T + 5 * I) },
+    at: iso(T + 86_400_000),
+  });
+  const statements = recording;
+  recording = null;
+  assert.deepEqual(out.early.coverage, { complete: true, hostsWithGaps: [] });
+  assert.deepEqual(out.late.coverage, { complete: false, hostsWithGaps: [{ host: { id: 'app' }, missingIntervals: 2 }] });
+  assert.deepEqual(out.ledger, { complete: false, hostsReporting: [{ id: 'edge' }, { id: 'web' }] });
+  assert.deepEqual(out.lookup, { status: 'NO_DATA', targets: [] });
+  // Sorted: the four roots run concurrently, so only the set of statements is stable, not their interleaving.
+  expectSqlSnapshot('coverage.sql.json', 'two talkers, a coverage and a resolve', [...statements].sort());
+  // The talkers plans read the interval from bi.snapshots themselves; the coverage of all four windows is one statement.
+  assert.equal(statements.filter((s) => /CROSS JOIN bi\.hosts h/.test(s)).length, 1, statements.join('\n'));
+});
+
+test('a window starting before any host reported is judged from each host\'s first record on', async () => {
+  // Every host's first record is stamped T and covers (T - I, T]: before that the hosts were unknown, not silent.
+  const out = await gql<{ coverage: CoverageOut }>(`query($range: TimeRange!) { ${COVERAGE.replace('coverage {', 'coverage(range: $range) {')} }`,
+    { range: { from: iso(T - 3_600_000), to: iso(T + I) } });
+  assert.deepEqual(out.coverage.hostsWithGaps, []);
+  assert.deepEqual(out.coverage.hostsReporting.map((h) => h.id), ['app', 'edge', 'web']);
+  assert.equal(out.coverage.complete, true);
+});
+
+test('a host whose spool is replayed after its newer records is expected from its oldest record: its hole is named', async () => {
+  // "spool" wrote T + 7I live first, then replayed T and T + I from its spool; (T + I, T + 6I] was never recorded.
+  for (const k of [7, 0, 1]) assert.equal((await writer.write(snapshot({ hostId: 'spool', timeMs: T + k * I, intervalMs: I }))).written, true);
+  const out = await gql<{ coverage: CoverageOut }>(`query($range: TimeRange!) { ${COVERAGE.replace('coverage {', 'coverage(range: $range) {')} }`,
+    { range: { from: iso(T), to: iso(T + 7 * I) } });
+  const spool = out.coverage.hostsWithGaps.find((g) => g.host.id === 'spool');
+  assert.deepEqual(spool, {
+    host: { id: 'spool' }, gaps: [{ from: iso(T + I), to: iso(T + 6 * I) }], firstGap: { from: iso(T + I), to: iso(T + 6 * I) },
+    missingIntervals: 5, incompleteSnapshots: 0, firstIncomplete: null,
+  });
+  const hosts = await gql<{ host: { firstSeen: string } }>(`{ host(id: "spool") { firstSeen } }`);
+  assert.equal(hosts.host.firstSeen, iso(T));
 });

@@ -1,7 +1,7 @@
 /**
  * Coverage of an answer: which hosts had a completeness record in the window it read, which had gaps or
  * incomplete records. Resolved only when asked, through the per-request fleetCoverage loader (one statement
- * per distinct window), so answers that do not ask pay nothing.
+ * for all the windows asked together), so answers that do not ask pay nothing.
  */
 import type { HostGapReport } from '../../domain/fleet-coverage.js';
 import type { TimeWindow } from '../../store/queries/index.js';
@@ -18,9 +18,29 @@ export function coverageOf(window: TimeWindow): CoverageParent {
   return { window };
 }
 
-/** The window `resolve` looks at: at ± within, never empty (within 0 still asks about the instant `at`). */
+/**
+ * The window `resolve` looks at: at ± within. Never empty: within 0 asks about the instant `at`, which a record
+ * stamped exactly `at` covers (a record covers (time - interval, time]), hence the millisecond on both sides.
+ */
 export function resolveWindow(atMs: number, withinMs: number): TimeWindow {
-  return { fromMs: atMs - withinMs, toMs: atMs + Math.max(withinMs, 1) };
+  const half = Math.max(withinMs, 1);
+  return { fromMs: atMs - half, toMs: atMs + half };
+}
+
+/** What `resolve` hands its Resolved fields: the targets it found and the window it looked at. */
+export interface ResolvedParent {
+  readonly translated: boolean;
+  readonly targets: readonly unknown[];
+  readonly coverageWindow: TimeWindow;
+}
+
+/**
+ * No translation is only "the address itself" when some host recorded that time; with no record at all the
+ * honest answer is NO_DATA, not SELF. A translation is itself a record, so a translated answer always stands.
+ */
+async function noData(r: ResolvedParent, ctx: ApiContext): Promise<boolean> {
+  if (r.translated) return false;
+  return (await ctx.loaders.fleetCoverage.load(r.coverageWindow)).hostsReporting.length === 0;
 }
 
 export const coverageQueries = {
@@ -41,13 +61,15 @@ export const coverageTypes = {
     host: (g: HostGapReport) => hostRef(g.hostId),
     gaps: (g: HostGapReport) => g.gaps.map(windowOf),
     firstGap: (g: HostGapReport) => (g.gaps[0] ? windowOf(g.gaps[0]) : null),
-    firstIncomplete: (g: HostGapReport) => g.firstIncompleteMs,
+    firstIncomplete: (g: HostGapReport) => (g.firstIncomplete ? windowOf(g.firstIncomplete) : null),
   },
   TalkerGraph: {
     coverage: (g: { range: WindowParent }): CoverageParent => coverageOf({ fromMs: g.range.from, toMs: g.range.to }),
   },
   Resolved: {
-    coverage: (r: { coverageWindow: TimeWindow }): CoverageParent => coverageOf(r.coverageWindow),
+    status: async (r: ResolvedParent, _: unknown, ctx: ApiContext): Promise<'OK' | 'NO_DATA'> => ((await noData(r, ctx)) ? 'NO_DATA' : 'OK'),
+    targets: async (r: ResolvedParent, _: unknown, ctx: ApiContext): Promise<readonly unknown[]> => ((await noData(r, ctx)) ? [] : r.targets),
+    coverage: (r: ResolvedParent): CoverageParent => coverageOf(r.coverageWindow),
   },
   ConnectionConnection: {
     // Only the top-level `connections` knows its window; nested connection lists answer null.

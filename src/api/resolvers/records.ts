@@ -92,11 +92,6 @@ export const recordQueries = {
       ...targetsOf(translations.forward, 'BACKEND').map((t) => ({ ...t, role: 'BACKEND' as const })),
       ...targetsOf(translations.reverse, 'ORIGINAL_SOURCE').map((t) => ({ ...t, role: 'ORIGINAL_SOURCE' as const })),
     ];
-    const coverageWindow = resolveWindow(args.at, withinMs);
-    // No translation is only "the address itself" when some host recorded that time; with no record at all the
-    // honest answer is NO_DATA, not SELF.
-    const noData = found.length === 0 && (await ctx.loaders.fleetCoverage.load(coverageWindow)).hostsReporting.length === 0;
-    if (noData) return { address, port, at: args.at, translated: false, targets: [], status: 'NO_DATA' as const, coverageWindow };
     const targets = found.length > 0 ? found : [{ role: 'SELF' as const, address, port, via: [] as NatGroup[] }];
     const owners = await fetchOwners(ctx.db, targets.map((t) => ({ address: t.address, port: t.port, role: t.role === 'ORIGINAL_SOURCE' ? 'client' as const : 'server' as const })), args.at, withinMs);
     const resolved: ResolvedTargetParent[] = targets.map((t, i) => {
@@ -107,7 +102,8 @@ export const recordQueries = {
         process: owner && owner.pid !== null && owner.startedUs !== null ? { hostId: owner.hostId, pid: owner.pid, startedUs: owner.startedUs, name: owner.processName } : null,
       };
     });
-    return { address, port, at: args.at, translated: found.length > 0, targets: resolved, status: 'OK' as const, coverageWindow };
+    // Whether SELF is an answer or NO_DATA is decided by the Resolved fields (coverage.ts), read only when asked.
+    return { address, port, at: args.at, translated: found.length > 0, targets: resolved, coverageWindow: resolveWindow(args.at, withinMs) };
   },
 
   async traffic(_: unknown, args: { range: RangeInput; step: number; filter?: (Omit<ConnectionFilterInput, 'pid' | 'state'>) | null }, ctx: ApiContext): Promise<TrafficPoint[]> {
