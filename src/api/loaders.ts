@@ -112,7 +112,7 @@ export function createLoaders(db: Database, gate: RootGate): Loaders {
     coverage: groupedLoader<CoverageKey, Coverage | null>(async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
     fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(async (windows) => {
       const facts = await fetchFleetCoverage(db, windows);
-      return windows.map((w, i) => fleetCoverage(w, facts[i] ?? []));
+      return windows.map((w, i) => fleetCoverage(w, facts.hosts[i] ?? [], facts.keptFromMs));
     }, { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}`, batchScheduleFn: (dispatch) => gate.whenIdle(dispatch) }),
   };
 }

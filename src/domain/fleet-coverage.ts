@@ -33,6 +33,11 @@ export interface FleetCoverage {
   readonly hostsWithGaps: readonly HostGapReport[];
   /** True when every known host covered the whole window with complete records (and at least one host did). */
   readonly complete: boolean;
+  /**
+   * Start of the oldest completeness record still stored, null when none is. Records expire with retention:
+   * before this time every host shows a gap because nothing can vouch for it any more, not because it was silent.
+   */
+  readonly recordsKeptFromMs: number | null;
 }
 
 /**
@@ -43,7 +48,7 @@ function expectedWindow(window: Window, h: HostCoverageFacts): Window {
   return { fromMs: Math.max(window.fromMs, h.firstSeenMs - (h.intervalMs ?? 0)), toMs: window.toMs };
 }
 
-export function fleetCoverage(window: Window, hosts: readonly HostCoverageFacts[]): FleetCoverage {
+export function fleetCoverage(window: Window, hosts: readonly HostCoverageFacts[], recordsKeptFromMs: number | null): FleetCoverage {
   const reports: HostGapReport[] = [];
   const reporting: string[] = [];
   for (const h of hosts) {
@@ -62,5 +67,5 @@ export function fleetCoverage(window: Window, hosts: readonly HostCoverageFacts[
   }
   reporting.sort();
   reports.sort((a, b) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0));
-  return { window, hostsReporting: reporting, hostsWithGaps: reports, complete: reporting.length > 0 && reports.length === 0 };
+  return { window, hostsReporting: reporting, hostsWithGaps: reports, complete: reporting.length > 0 && reports.length === 0, recordsKeptFromMs };
 }

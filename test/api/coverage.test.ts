@@ -67,12 +67,13 @@ async function gql<T>(query: string, variables: Record<string, unknown> = {}): P
   return data<T>({ status: res.status, body: await res.json() as GqlResponse['body'] });
 }
 
-const COVERAGE = `coverage { range { from to } complete hostsReporting { id }
+const COVERAGE = `coverage { range { from to } complete recordsKeptFrom hostsReporting { id }
   hostsWithGaps { host { id } gaps { from to } firstGap { from to } missingIntervals incompleteSnapshots firstIncomplete { from to } } }`;
 
 interface CoverageOut {
   range: { from: string; to: string };
   complete: boolean;
+  recordsKeptFrom: string | null;
   hostsReporting: { id: string }[];
   hostsWithGaps: { host: { id: string }; gaps: { from: string; to: string }[]; firstGap: { from: string; to: string } | null; missingIntervals: number | null; incompleteSnapshots: number; firstIncomplete: { from: string; to: string } | null }[];
 }
@@ -89,6 +90,8 @@ test('resolve at a time no snapshot covers answers NO_DATA with no targets, not 
   assert.equal(none.resolve.coverage.complete, false);
   assert.deepEqual(none.resolve.coverage.hostsReporting, []);
   assert.deepEqual(none.resolve.coverage.range, { from: iso(at - 60_000), to: iso(at + 60_000) });
+  // Records exist, just not then: the oldest stored one (stamped T) covers (T - I, T].
+  assert.equal(none.resolve.coverage.recordsKeptFrom, iso(T - I));
   // Every known host has no record in at ± 60 s: each is named with the whole stretch missing.
   assert.deepEqual(none.resolve.coverage.hostsWithGaps.map((g) => [g.host.id, g.gaps, g.missingIntervals]),
     ['app', 'edge', 'web'].map((id) => [id, [{ from: iso(at - 60_000), to: iso(at + 60_000) }], 8]));
@@ -208,4 +211,17 @@ test('a host whose spool is replayed after its newer records is expected from it
   });
   const hosts = await gql<{ host: { firstSeen: string } }>(`{ host(id: "spool") { firstSeen } }`);
   assert.equal(hosts.host.firstSeen, iso(T));
+});
+
+test('a record whose source ran but lost events is incomplete, in coverage and in Snapshot.degraded alike', async () => {
+  const t = T + 20 * I;
+  const lossy = { sources: [{ name: 'procfs' as const, ok: true, durationMs: 3, skipped: 0, lost: 0, error: null }, { name: 'conntrack' as const, ok: true, durationMs: 2, skipped: 0, lost: 2, error: null }], eventsLost: 0, errors: [] };
+  assert.equal((await writer.write(snapshot({ hostId: 'lossy', timeMs: t, intervalMs: I, completeness: lossy }))).written, true);
+  const covered = { from: iso(t - I), to: iso(t) };
+  type Out = { coverage: { hostsWithGaps: { host: { id: string }; incompleteSnapshots: number; firstIncomplete: { from: string; to: string } | null }[] }; snapshots: { edges: { node: { degraded: boolean } }[] } };
+  const out = await gql<Out>(`query($range: TimeRange!) {
+    coverage(range: $range) { hostsWithGaps { host { id } incompleteSnapshots firstIncomplete { from to } } }
+    snapshots(host: "lossy", range: $range) { edges { node { degraded } } } }`, { range: { from: iso(t - I), to: iso(t + 1) } });
+  assert.deepEqual(out.coverage.hostsWithGaps.find((g) => g.host.id === 'lossy'), { host: { id: 'lossy' }, incompleteSnapshots: 1, firstIncomplete: covered });
+  assert.deepEqual(out.snapshots.edges.map((e) => e.node.degraded), [true]);
 });

@@ -56,6 +56,7 @@ export const coverageTypes = {
     hostsReporting: async (c: CoverageParent, _: unknown, ctx: ApiContext): Promise<HostParent[]> =>
       (await ctx.loaders.fleetCoverage.load(c.window)).hostsReporting.map((id) => ({ id })),
     hostsWithGaps: async (c: CoverageParent, _: unknown, ctx: ApiContext) => (await ctx.loaders.fleetCoverage.load(c.window)).hostsWithGaps,
+    recordsKeptFrom: async (c: CoverageParent, _: unknown, ctx: ApiContext) => (await ctx.loaders.fleetCoverage.load(c.window)).recordsKeptFromMs,
   },
   HostGap: {
     host: (g: HostGapReport) => hostRef(g.hostId),

@@ -25,8 +25,15 @@ export interface HostCoverageRecord {
   readonly firstDegraded: Window | null;
 }
 
+/** Per window, the hosts' coverage; and since when records are kept at all. */
+export interface FleetCoverageRecords {
+  /** Start of the oldest completeness record stored (older ones were dropped by retention); null when none is. */
+  readonly keptFromMs: number | null;
+  readonly hosts: HostCoverageRecord[][];
+}
+
 interface Row {
-  wi: number | string; host_id: string; first_seen_ms: number; recorded: number | string; first_ms: number | null;
+  kept_from_ms: number | null; wi: number | string | null; host_id: string; first_seen_ms: number; recorded: number | string; first_ms: number | null;
   last_end_ms: number | null; interval_ms: number | null; inner: unknown; degraded: number | string; first_degraded: unknown;
 }
 
@@ -51,8 +58,8 @@ function windowOf(value: unknown): Window | null {
 }
 
 /** Per window (in the order given), the coverage of every host known by its end or recorded in it. */
-export async function fetchFleetCoverage(db: Queryable, windows: readonly TimeWindow[]): Promise<HostCoverageRecord[][]> {
-  if (windows.length === 0) return [];
+export async function fetchFleetCoverage(db: Queryable, windows: readonly TimeWindow[]): Promise<FleetCoverageRecords> {
+  if (windows.length === 0) return { keptFromMs: null, hosts: [] };
   const p = new Params();
   const froms = p.add(windows.map((w) => isoOf(w.fromMs)));
   const tos = p.add(windows.map((w) => isoOf(w.toMs)));
@@ -61,6 +68,8 @@ export async function fetchFleetCoverage(db: Queryable, windows: readonly TimeWi
   const hi = p.add(isoOf(Math.max(...windows.map((w) => w.toMs))));
   // Row time: a record stamped `time` covers (time - interval, time], as rows do (see README, "Row time"), so it
   // overlaps [from, to) when time > from and time - interval < to.
+  // kept_from_ms: the start of the oldest record still stored (retention drops records like rows); the outer
+  // LEFT JOIN returns it even when no host is expected in any window.
   const sql = `WITH w AS (SELECT * FROM unnest(${froms}::timestamptz[], ${tos}::timestamptz[]) WITH ORDINALITY AS w(wfrom, wto, wi)),
     r AS (
       SELECT time, host_id, interval_seconds, time - interval_seconds * interval '1 second' AS starts, ${DEGRADED} AS degraded
@@ -68,7 +77,8 @@ export async function fetchFleetCoverage(db: Queryable, windows: readonly TimeWi
       WHERE time > ${lo}::timestamptz AND time < ${hi}::timestamptz + ${LOOKAHEAD}),
     s AS (
       SELECT w.wi, r.*, lag(r.time) OVER (PARTITION BY w.wi, r.host_id ORDER BY r.time) AS prev_end
-      FROM w JOIN r ON r.time > w.wfrom AND r.starts < w.wto)
+      FROM w JOIN r ON r.time > w.wfrom AND r.starts < w.wto),
+    x AS (
     SELECT w.wi, h.host_id, (extract(epoch from h.first_seen) * 1000)::float8 AS first_seen_ms, count(s.time) AS recorded,
       (extract(epoch from min(s.starts)) * 1000)::float8 AS first_ms,
       (extract(epoch from max(s.time)) * 1000)::float8 AS last_end_ms,
@@ -81,17 +91,20 @@ export async function fetchFleetCoverage(db: Queryable, windows: readonly TimeWi
         FILTER (WHERE s.degraded))[1] AS first_degraded
     FROM w CROSS JOIN bi.hosts h LEFT JOIN s ON s.wi = w.wi AND s.host_id = h.host_id
     WHERE h.first_seen < w.wto OR s.host_id IS NOT NULL
-    GROUP BY w.wi, w.wfrom, h.host_id, h.first_seen
-    ORDER BY w.wi, h.host_id`;
+    GROUP BY w.wi, w.wfrom, h.host_id, h.first_seen)
+    SELECT (extract(epoch from (SELECT time - interval_seconds * interval '1 second' FROM bi.snapshots ORDER BY time LIMIT 1)) * 1000)::float8 AS kept_from_ms, x.*
+    FROM (SELECT 1) one LEFT JOIN x ON true
+    ORDER BY x.wi, x.host_id`;
   const { rows } = await db.query<Row>(sql, p.values);
-  const out: HostCoverageRecord[][] = windows.map(() => []);
+  const hosts: HostCoverageRecord[][] = windows.map(() => []);
   for (const r of rows) {
-    out[num(r.wi) - 1]?.push({
+    if (r.wi === null) continue;
+    hosts[num(r.wi) - 1]?.push({
       hostId: r.host_id, firstSeenMs: r.first_seen_ms, recorded: num(r.recorded), firstMs: r.first_ms, lastEndMs: r.last_end_ms,
       intervalMs: r.interval_ms,
       inner: Array.isArray(r.inner) ? (r.inner as [number, number][]).map(([fromMs, toMs]) => ({ fromMs, toMs })) : [],
       degraded: num(r.degraded), firstDegraded: windowOf(r.first_degraded),
     });
   }
-  return out;
+  return { keptFromMs: rows[0]?.kept_from_ms ?? null, hosts };
 }

@@ -7,4 +7,4 @@ export { fetchTraffic, type TrafficFilter, type TrafficPoint } from './traffic.j
 export { fetchSnapshotPages, fetchCoverage, isSnapshotKey, type Coverage, type SnapshotKey, type SnapshotRecord, type SourceRunRecord } from './snapshots.js';
 export { msToUs, type Page, type PageRequest, type TimeWindow } from './sql.js';
 export { refreshTalkerAggregates } from './aggregates.js';
-export { fetchFleetCoverage, type HostCoverageRecord } from './coverage.js';
+export { fetchFleetCoverage, type FleetCoverageRecords, type HostCoverageRecord } from './coverage.js';
