@@ -6,8 +6,8 @@
 import DataLoader from 'dataloader';
 import type { Database } from '../store/database.js';
 import {
-  fetchConnectionPages, fetchCoverage, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
-  type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type Page, type ProcessKeyset,
+  fetchConnectionPages, fetchCoverage, fetchListenerPages, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
+  type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type ListenerFilter, type ListenerKey, type ListenerRecord, type Page, type ProcessKeyset,
   type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeWindow,
 } from '../store/queries/index.js';
 
@@ -44,6 +44,14 @@ export interface CoverageKey extends Keyed {
   readonly window: TimeWindow;
 }
 
+export interface ListenerPageKey extends Keyed {
+  readonly parent: { readonly kind: 'host'; readonly hostId: string } | { readonly kind: 'process'; readonly process: ProcessParent };
+  readonly window: TimeWindow;
+  readonly filter: ListenerFilter | null;
+  readonly first: number;
+  readonly after: ListenerKey | null;
+}
+
 export interface Loaders {
   readonly host: DataLoader<string, HostRecord | null>;
   readonly process: DataLoader<ProcessParent, ProcessRecord | null, string>;
@@ -51,6 +59,7 @@ export interface Loaders {
   readonly processPage: DataLoader<ProcessPageKey, Page<ProcessRecord>, string>;
   readonly snapshotPage: DataLoader<SnapshotPageKey, Page<SnapshotRecord>, string>;
   readonly coverage: DataLoader<CoverageKey, Coverage | null, string>;
+  readonly listenerPage: DataLoader<ListenerPageKey, Page<ListenerRecord>, string>;
 }
 
 const EMPTY_PAGE: Page<never> = Object.freeze({ rows: [], hasNextPage: false }) as Page<never>;
@@ -103,5 +112,13 @@ export function createLoaders(db: Database): Loaders {
       return fetchSnapshotPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
     coverage: groupedLoader<CoverageKey, Coverage | null>(async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
+    // argsKey includes the parent kind, so a batch is all hosts or all processes.
+    listenerPage: groupedLoader<ListenerPageKey, Page<ListenerRecord>>(async (keys) => {
+      const k0 = keys[0]!;
+      const scope = k0.parent.kind === 'host'
+        ? { kind: 'hosts' as const, hostIds: keys.flatMap((k) => (k.parent.kind === 'host' ? [k.parent.hostId] : [])) }
+        : { kind: 'processes' as const, processes: keys.flatMap((k) => (k.parent.kind === 'process' ? [k.parent.process] : [])) };
+      return fetchListenerPages(db, scope, k0.window, k0.filter, { first: k0.first, after: k0.after });
+    }, EMPTY_PAGE),
   };
 }
