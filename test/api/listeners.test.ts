@@ -176,3 +176,16 @@ test('out-of-range arguments are refused with stable codes before the store is r
   const nested = await h.gql('query($r: TimeRange!) { host(id: "db-3") { listeners(range: $r, port: 65536) { edges { cursor } } } }', { r: ok });
   assert.deepEqual(errorCodes(nested), ['BAD_USER_INPUT']);
 });
+
+test('bi.listeners holds the same stretches over the whole history, for BI tools (read as the reader role)', async () => {
+  const { rows } = await h.store.reader.query<{ process_name: string | null; address: string; port: number; first_seen: Date; last_seen: Date; sightings: string | number; opened_after: Date | null; closed_before: Date | null }>(
+    `SELECT process_name, host(address) AS address, port, first_seen, last_seen, sightings, opened_after, closed_before
+     FROM bi.listeners WHERE host_id = $1 AND port = $2 ORDER BY first_seen, netns, pid`, ['db-3', 6379]);
+  const m = (d: Date | null) => (d === null ? '-' : String((d.getTime() - L0) / STEP));
+  assert.deepEqual(rows.map((r) => `${r.process_name} ${r.address}:${r.port} ${m(r.first_seen)}..${m(r.last_seen)} x${Number(r.sightings)} after=${m(r.opened_after)} before=${m(r.closed_before)}`), [
+    'redis-server 0.0.0.0:6379 0..3 x3 after=- before=4',
+    'redis-server 10.1.0.2:6379 3..3 x1 after=1 before=4',
+    'keydb-server 0.0.0.0:6379 5..9 x4 after=4 before=-',
+  ]);
+});
+
