@@ -6,32 +6,47 @@
 --   first_seen / last_seen   the first and last scans that listed it
 --   opened_after             the host's scan just before first_seen (it did not list it; null: no earlier scan)
 --   closed_before            the host's scan just after last_seen (it did not list it; null: still listed by the latest)
--- It reads the whole raw history (14 days by default): filter by host_id and port.
+-- It reads the whole raw history (14 days by default), one pass over the rows: filter by host_id and port.
+-- Scans and rows are sorted together and each row takes its scan's facts from the scan sharing its (host, time),
+-- rather than joining rows to scans: without statistics a planner loops over the scans and rescans the rows.
 CREATE VIEW bi.listeners AS
 WITH scans AS (
-  SELECT host_id, time,
-         row_number() OVER w AS sn, lag(time) OVER w AS prev_scan, lead(time) OVER w AS next_scan
+  SELECT host_id, time, row_number() OVER w AS sn, lag(time) OVER w AS prev_scan, lead(time) OVER w AS next_scan
   FROM conntrail.snapshots
   WHERE sources @> '[{"name":"procfs","ok":true}]'::jsonb
   WINDOW w AS (PARTITION BY host_id ORDER BY time)
-), sightings AS (
-  SELECT DISTINCT l.host_id, l.netns, l.protocol, l.family, l.address, l.port, l.pid, l.process_started_at,
-         s.time, s.sn, s.prev_scan, s.next_scan
-  FROM conntrail.listening_sockets l
-  JOIN scans s ON s.host_id = l.host_id AND s.time = l.time
+), marked AS (
+  SELECT u.*, first_value(kind) OVER t AS scan_kind, first_value(sn) OVER t AS scan_sn,
+         first_value(prev_scan) OVER t AS scan_prev, first_value(next_scan) OVER t AS scan_next
+  FROM (
+    SELECT host_id, time, 0 AS kind, sn, prev_scan, next_scan, NULL::bigint AS netns, NULL::text AS protocol,
+           NULL::smallint AS family, NULL::inet AS address, NULL::integer AS port, NULL::integer AS pid,
+           NULL::timestamptz AS process_started_at
+    FROM scans
+    UNION ALL
+    SELECT DISTINCT host_id, time, 1, NULL::bigint, NULL::timestamptz, NULL::timestamptz,
+           netns, protocol, family, address, port, pid, process_started_at
+    FROM conntrail.listening_sockets
+  ) u
+  WINDOW t AS (PARTITION BY host_id, time ORDER BY kind)
 ), islands AS (
-  SELECT *, sn - row_number() OVER (PARTITION BY host_id, netns, protocol, address, port, pid, process_started_at ORDER BY time) AS island
-  FROM sightings
+  SELECT host_id, netns, protocol, family, address, port, pid, process_started_at, time, scan_prev, scan_next,
+         scan_sn - row_number() OVER (PARTITION BY host_id, netns, protocol, address, port, pid, process_started_at ORDER BY time) AS island
+  FROM marked
+  WHERE kind = 1 AND scan_kind = 0
+), stretches AS (
+  SELECT host_id, netns, protocol, min(family) AS family, address, port, pid, process_started_at,
+         min(time) AS first_seen, max(time) AS last_seen, count(*) AS sightings,
+         (array_agg(scan_prev ORDER BY time))[1] AS opened_after,
+         (array_agg(scan_next ORDER BY time DESC))[1] AS closed_before
+  FROM islands
+  GROUP BY host_id, netns, protocol, address, port, pid, process_started_at, island
 )
-SELECT i.host_id, i.netns, i.protocol, min(i.family) AS family, i.address, i.port, i.pid, i.process_started_at,
-       p.name AS process_name, p.container_id,
-       min(i.time) AS first_seen, max(i.time) AS last_seen, count(*) AS sightings,
-       (array_agg(i.prev_scan ORDER BY i.time))[1] AS opened_after,
-       (array_agg(i.next_scan ORDER BY i.time DESC))[1] AS closed_before
-FROM islands i
+SELECT s.host_id, s.netns, s.protocol, s.family, s.address, s.port, s.pid, s.process_started_at,
+       p.name AS process_name, p.container_id, s.first_seen, s.last_seen, s.sightings, s.opened_after, s.closed_before
+FROM stretches s
 LEFT JOIN conntrail.processes p
-  ON p.host_id = i.host_id AND p.pid = i.pid AND p.started_at = i.process_started_at
-GROUP BY i.host_id, i.netns, i.protocol, i.address, i.port, i.pid, i.process_started_at, i.island, p.name, p.container_id;
+  ON p.host_id = s.host_id AND p.pid = s.pid AND p.started_at = s.process_started_at;
 COMMENT ON VIEW bi.listeners IS
   'Listening sockets as stretches of consecutive listening scans per host, address, port and owning process: '
   'which process listened where, from first_seen to last_seen; it began after opened_after and stopped before '

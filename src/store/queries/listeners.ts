@@ -136,20 +136,34 @@ export async function fetchListenerPages(
   }
   const limit = p.add(page.first + 1);
 
+  // Each sighting needs its scan's position in the host's sequence of scans. Joining the rows to the scans lets a
+  // planner without statistics (the embedded engine never analyses) loop over the scans and rescan the rows for
+  // each: quadratic. Instead scans and rows are sorted together once, and each row takes its scan's facts from
+  // the scan that shares its (host, time); rows of a snapshot that was no scan have none and are dropped.
+  rowWhere.push('l.host_id IN (SELECT host_id FROM hosts)', 'l.time >= (SELECT min(time) FROM scans)', 'l.time <= (SELECT max(time) FROM scans)');
   const stretches = `WITH hosts AS (${hosts}),
     scans AS (
-      SELECT host_id, time, part,
-        row_number() OVER (PARTITION BY host_id ORDER BY time) AS sn,
-        lag(time) OVER (PARTITION BY host_id ORDER BY time) AS prev_time,
-        lead(time) OVER (PARTITION BY host_id ORDER BY time) AS next_time
-      FROM (${inside} UNION ALL ${before} UNION ALL ${after}) framed),
+      SELECT host_id, time, part, row_number() OVER w AS sn, lag(time) OVER w AS prev_time, lead(time) OVER w AS next_time
+      FROM (${inside} UNION ALL ${before} UNION ALL ${after}) framed
+      WINDOW w AS (PARTITION BY host_id ORDER BY time)),
+    marked AS (
+      SELECT u.*, first_value(kind) OVER t AS scan_kind, first_value(sn) OVER t AS scan_sn, first_value(part) OVER t AS scan_part,
+        first_value(prev_time) OVER t AS scan_prev, first_value(next_time) OVER t AS scan_next
+      FROM (
+        SELECT host_id, time, 0 AS kind, sn, part, prev_time, next_time, NULL::bigint AS netns, NULL::text AS protocol,
+          NULL::smallint AS family, NULL::inet AS address, NULL::int AS port, NULL::int AS pid, NULL::timestamptz AS process_started_at
+        FROM scans
+        UNION ALL
+        SELECT DISTINCT l.host_id, l.time, 1, NULL::bigint, NULL::text, NULL::timestamptz, NULL::timestamptz,
+          l.netns, l.protocol, l.family, l.address, l.port, l.pid, l.process_started_at
+        FROM bi.listening_sockets l WHERE ${rowWhere.join(' AND ')}) u
+      WINDOW t AS (PARTITION BY host_id, time ORDER BY kind)),
     sightings AS (
-      SELECT DISTINCT l.host_id, l.netns, l.protocol, l.family, l.address, l.port, l.pid, l.process_started_at, l.process_name,
-        s.time, s.part, s.sn, s.prev_time, s.next_time
-      FROM bi.listening_sockets l JOIN scans s ON s.host_id = l.host_id AND s.time = l.time
-      ${rowWhere.length > 0 ? `WHERE ${rowWhere.join(' AND ')}` : ''}),
+      SELECT host_id, netns, protocol, family, address, port, pid, process_started_at, time, scan_sn AS sn, scan_part AS part,
+        scan_prev AS prev_time, scan_next AS next_time
+      FROM marked WHERE kind = 1 AND scan_kind = 0),
     stretches AS (
-      SELECT ${IDENTITY}, min(family) AS family, max(process_name) AS process_name,
+      SELECT ${IDENTITY}, min(family) AS family,
         min(time) FILTER (WHERE part = 'in') AS first_seen, max(time) FILTER (WHERE part = 'in') AS last_seen,
         count(*) FILTER (WHERE part = 'in') AS sightings,
         (array_agg(prev_time ORDER BY time))[1] AS opened_after, (array_agg(next_time ORDER BY time DESC))[1] AS closed_before,
@@ -157,11 +171,12 @@ export async function fetchListenerPages(
       FROM (SELECT *, sn - row_number() OVER (PARTITION BY ${IDENTITY} ORDER BY time) AS island FROM sightings) numbered
       GROUP BY ${IDENTITY}, island
       HAVING count(*) FILTER (WHERE part = 'in') > 0)
-    SELECT ${epochUs('first_seen')} AS first_us, host_id, netns, protocol, family, address, host(address) AS address_text, port, pid,
-      ${epochUs('process_started_at')} AS started_us, process_name, first_seen, last_seen, sightings,
-      CASE WHEN listening_before THEN NULL ELSE opened_after END AS opened_after,
-      CASE WHEN listening_after THEN NULL ELSE closed_before END AS closed_before, listening_before, listening_after
-    FROM stretches`;
+    SELECT ${epochUs('s.first_seen')} AS first_us, s.host_id, s.netns, s.protocol, s.family, s.address, host(s.address) AS address_text, s.port, s.pid,
+      ${epochUs('s.process_started_at')} AS started_us, p.name AS process_name, s.first_seen, s.last_seen, s.sightings,
+      CASE WHEN s.listening_before THEN NULL ELSE s.opened_after END AS opened_after,
+      CASE WHEN s.listening_after THEN NULL ELSE s.closed_before END AS closed_before, s.listening_before, s.listening_after
+    FROM stretches s
+    LEFT JOIN bi.processes p ON p.host_id = s.host_id AND p.pid = s.pid AND p.started_at = s.process_started_at`;
   const partition = scope.kind === 'all' ? null : scope.kind === 'hosts' ? 'host_id' : 'host_id, pid, started_us';
   const sql = partition
     ? `SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY ${partition} ORDER BY ${ORDER}) AS rn FROM (${stretches}) listed ${keyset.join('')}) ranked
