@@ -8,8 +8,8 @@ import type { Database } from '../store/database.js';
 import { fleetCoverage, type FleetCoverage } from '../domain/fleet-coverage.js';
 import type { RootGate } from './root-gate.js';
 import {
-  fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
-  type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type Page, type ProcessKeyset,
+  fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchListenerPages, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
+  type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type ListenerFilter, type ListenerKey, type ListenerRecord, type Page, type ProcessKeyset,
   type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeWindow,
 } from '../store/queries/index.js';
 
@@ -46,6 +46,14 @@ export interface CoverageKey extends Keyed {
   readonly window: TimeWindow;
 }
 
+export interface ListenerPageKey extends Keyed {
+  readonly parent: { readonly kind: 'host'; readonly hostId: string } | { readonly kind: 'process'; readonly process: ProcessParent };
+  readonly window: TimeWindow;
+  readonly filter: ListenerFilter | null;
+  readonly first: number;
+  readonly after: ListenerKey | null;
+}
+
 export interface Loaders {
   readonly host: DataLoader<string, HostRecord | null>;
   readonly process: DataLoader<ProcessParent, ProcessRecord | null, string>;
@@ -58,6 +66,7 @@ export interface Loaders {
    * and the batch waits for every root field of the request, so a request reads the snapshots at most once.
    */
   readonly fleetCoverage: DataLoader<TimeWindow, FleetCoverage, string>;
+  readonly listenerPage: DataLoader<ListenerPageKey, Page<ListenerRecord>, string>;
 }
 
 const EMPTY_PAGE: Page<never> = Object.freeze({ rows: [], hasNextPage: false }) as Page<never>;
@@ -114,5 +123,13 @@ export function createLoaders(db: Database, gate: RootGate): Loaders {
       const facts = await fetchFleetCoverage(db, windows);
       return windows.map((w, i) => fleetCoverage(w, facts.hosts[i] ?? [], facts.keptFromMs));
     }, { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}`, batchScheduleFn: (dispatch) => gate.whenIdle(dispatch) }),
+    // argsKey includes the parent kind, so a batch is all hosts or all processes.
+    listenerPage: groupedLoader<ListenerPageKey, Page<ListenerRecord>>(async (keys) => {
+      const k0 = keys[0]!;
+      const scope = k0.parent.kind === 'host'
+        ? { kind: 'hosts' as const, hostIds: keys.flatMap((k) => (k.parent.kind === 'host' ? [k.parent.hostId] : [])) }
+        : { kind: 'processes' as const, processes: keys.flatMap((k) => (k.parent.kind === 'process' ? [k.parent.process] : [])) };
+      return fetchListenerPages(db, scope, k0.window, k0.filter, { first: k0.first, after: k0.after });
+    }, EMPTY_PAGE),
   };
 }

@@ -4,6 +4,7 @@ import { DateTimeScalar, LongScalar } from '../scalars.js';
 import { coverageQueries, coverageTypes } from './coverage.js';
 import { entityQueries, entityTypes } from './entities.js';
 import { graphQueries, graphTypes } from './graph.js';
+import { listenerQueries, listenerTypes } from './listeners.js';
 import { recordQueries, recordTypes } from './records.js';
 
 type RootResolver = (parent: unknown, args: never, ctx: ApiContext, info: unknown) => unknown;
@@ -32,6 +33,7 @@ export const resolvers = {
     from: (w: { from: number }) => w.from,
     to: (w: { to: number }) => w.to,
   },
-  Query: tracked({ ...graphQueries, ...recordQueries, ...entityQueries, ...coverageQueries }),
-  ...mergeTypes(graphTypes, recordTypes, entityTypes, coverageTypes),
+  Query: tracked({ ...graphQueries, ...recordQueries, ...entityQueries, ...coverageQueries, ...listenerQueries }),
+  // Host and Process gain their listener fields beside the entity fields (merged per type).
+  ...mergeTypes(graphTypes, recordTypes, entityTypes, coverageTypes, listenerTypes),
 };
