@@ -22,7 +22,9 @@ export interface StoreArgs {
   readonly dataDir: string;
   readonly sqlPort: number;
   readonly sqlListen: string;
-  readonly sqlPassword: string | null;
+  /** Per-login secrets from CONNTRAIL_{READER,WRITER,OWNER}_PASSWORD; missing ones live in the data dir. */
+  readonly sqlSecrets: { readonly reader?: string; readonly writer?: string; readonly owner?: string };
+  readonly sqlTrustLoopback: boolean;
 }
 
 export interface CollectorArgs {
@@ -61,7 +63,7 @@ usage: conntrail <command> [options]
   query     run a GraphQL query against a running API and print JSON: conntrail query '<graphql>' --var k=v
 
 store:     --database-url URL (or DATABASE_URL) | --data-dir DIR (default ./data)
-           --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-password P (or CONNTRAIL_SQL_PASSWORD)
+           --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-trust-loopback (loopback logins need no secret; secrets: CONNTRAIL_READER_PASSWORD, CONNTRAIL_WRITER_PASSWORD, CONNTRAIL_OWNER_PASSWORD or DATA_DIR/secrets/)
 collector: --host-id ID (default hostname) --interval SECONDS (default 15) --netns all|self --source auto|ebpf|procfs
            --spool-dir DIR (default <data-dir>/spool) --metrics-port N (Prometheus /metrics; default 9464 with up/collect, 0 = off)
 api:       --port N (default 4000) --listen ADDR (default 127.0.0.1) ; API_TOKEN requires a bearer token
@@ -72,7 +74,7 @@ const OPTIONS = {
   'data-dir': { type: 'string' },
   'sql-port': { type: 'string' },
   'sql-listen': { type: 'string' },
-  'sql-password': { type: 'string' },
+  'sql-trust-loopback': { type: 'boolean' },
   'host-id': { type: 'string' },
   interval: { type: 'string' },
   netns: { type: 'string' },
@@ -109,7 +111,12 @@ function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
     dataDir,
     sqlPort: int(v['sql-port'], 'sql-port', 5433, 0, 65535),
     sqlListen: v['sql-listen'] ?? '127.0.0.1',
-    sqlPassword: v['sql-password'] ?? (env.CONNTRAIL_SQL_PASSWORD || null),
+    sqlSecrets: {
+      ...(env.CONNTRAIL_READER_PASSWORD ? { reader: env.CONNTRAIL_READER_PASSWORD } : {}),
+      ...(env.CONNTRAIL_WRITER_PASSWORD ? { writer: env.CONNTRAIL_WRITER_PASSWORD } : {}),
+      ...(env.CONNTRAIL_OWNER_PASSWORD ? { owner: env.CONNTRAIL_OWNER_PASSWORD } : {}),
+    },
+    sqlTrustLoopback: v['sql-trust-loopback'] === true,
   };
 }
 

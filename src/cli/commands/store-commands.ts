@@ -8,7 +8,8 @@ export async function openFromArgs(args: StoreArgs, log: Log, extra: { migrate?:
     dataDir: args.dataDir,
     sqlPort: extra.sqlPort ?? args.sqlPort,
     sqlListen: args.sqlListen,
-    sqlPassword: args.sqlPassword,
+    sqlSecrets: args.sqlSecrets,
+    sqlTrustLoopback: args.sqlTrustLoopback,
     migrate: extra.migrate,
     maintenance: extra.maintenance,
   }, log);

@@ -1,0 +1,32 @@
+-- The SQL endpoint's logins act as roles that cannot turn themselves into someone else.
+-- conntrail_owner: what the `conntrail` login of the embedded endpoint acts as (local owner, not superuser).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'conntrail_owner') THEN
+    CREATE ROLE conntrail_owner NOLOGIN;
+  END IF;
+END
+$$;
+GRANT conntrail_writer, conntrail_reader TO conntrail_owner;
+GRANT USAGE ON SCHEMA conntrail, bi TO conntrail_owner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA conntrail TO conntrail_owner;
+GRANT SELECT ON ALL TABLES IN SCHEMA bi TO conntrail_owner;
+
+-- Functions that change the session (a role through set_config('role', ...)) or show other clients'
+-- prepared statements and cursors: not for PUBLIC.
+REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_prepared_statement() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_cursor() FROM PUBLIC;
+REVOKE SELECT ON pg_catalog.pg_prepared_statements, pg_catalog.pg_cursors FROM PUBLIC;
+
+-- No temporary tables (COPY into a temp table was one way to break the embedded engine).
+-- The embedded engine runs in its own template1 database, whose pg_database row it cannot update
+-- ("tuple concurrently deleted", SQLSTATE XX000): there the endpoint's statement classifier refuses
+-- temporary tables instead, so only that error is passed over, with a notice; a server gets the revoke.
+DO $$
+BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+EXCEPTION WHEN internal_error THEN
+  RAISE NOTICE 'REVOKE TEMPORARY ON DATABASE % not possible here (%); temporary tables are refused by the SQL endpoint', current_database(), SQLERRM;
+END
+$$;
