@@ -11,6 +11,8 @@ GRANT conntrail_writer, conntrail_reader TO conntrail_owner;
 GRANT USAGE ON SCHEMA conntrail, bi TO conntrail_owner;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA conntrail TO conntrail_owner;
 GRANT SELECT ON ALL TABLES IN SCHEMA bi TO conntrail_owner;
+-- The owner's own tables and views (scratch analysis) go in public; conntrail's schemas stay the migrations'.
+GRANT USAGE, CREATE ON SCHEMA public TO conntrail_owner;
 
 -- Functions that change the session (a role through set_config('role', ...)) or show other clients'
 -- prepared statements and cursors: not for PUBLIC.

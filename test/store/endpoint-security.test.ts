@@ -127,14 +127,15 @@ test('a reader holding BEGIN and sending select 1 every second is cut off; the w
   const { store, dispose } = await freshStore({ sqlLimits: { maxHoldMs: 3000 } });
   try {
     const reader = new pg.Client({ connectionString: store.embedded!.url('conntrail_reader') });
-    reader.on('error', () => undefined);
+    let cut: unknown = null;
+    // The endpoint may cut the reader between two pings: pg then reports the FATAL as an 'error' event.
+    reader.on('error', (err) => { cut ??= err; });
     await reader.connect();
     await reader.query('BEGIN');
-    let cut: unknown = null;
     const pinger = (async () => {
       for (let i = 0; i < 20 && cut === null; i++) {
         await new Promise((r) => setTimeout(r, 1000));
-        await reader.query('SELECT 1').catch((err: unknown) => { cut = err; });
+        await reader.query('SELECT 1').catch((err: unknown) => { cut ??= err; });
       }
     })();
     const writer = new SnapshotWriter(store.writer);
@@ -142,7 +143,7 @@ test('a reader holding BEGIN and sending select 1 every second is cut off; the w
     assert.equal(result.written, true);
     await pinger;
     assert.ok(cut !== null, 'the reader was disconnected');
-    assert.match(String((cut as Error).message), /held the database engine|Connection terminated/);
+    assert.match(String((cut as Error).message), /held the database engine/);
   } finally {
     await dispose();
   }

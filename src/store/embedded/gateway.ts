@@ -361,6 +361,7 @@ export class WireGateway {
 
   private fail(client: Client, sqlState: string, text: string): void {
     if (client.phase === 'closed') return;
+    this.options.log.warn({ client: client.id, user: client.login?.name ?? client.handshake.user, remote: client.socket.remoteAddress, sqlState, text }, 'sql endpoint: closing a connection');
     if (client.socket.writable) client.socket.end(errorResponse('FATAL', sqlState, text));
     client.socket.destroy();
     this.disconnect(client);
