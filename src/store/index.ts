@@ -112,3 +112,4 @@ export { SnapshotWriter, type WriteResult, type RowRejection } from './writer.js
 export { refreshAggregates, MaintenanceRunner } from './maintenance.js';
 export { migrate, loadMigrations } from './migrations.js';
 export type { Logger } from './embedded/gateway.js';
+export { secretFile, secretsDir, SECRET_ENV } from './embedded/secrets.js';

@@ -37,8 +37,18 @@ const SETTABLE = new Set(['client_encoding', 'datestyle', 'timezone', 'intervals
 
 /** Functions that change the session or reach past it; also revoked from PUBLIC in the database. */
 const FORBIDDEN_FUNCTIONS = new Set(['set_config', 'pg_reload_conf', 'pg_terminate_backend', 'pg_cancel_backend',
-  'pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'lo_import', 'lo_export', 'dblink', 'dblink_exec',
-  'pg_prepared_statement', 'pg_cursor']);
+  'pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'dblink', 'dblink_exec',
+  'pg_prepared_statement', 'pg_cursor', 'lowrite', 'loread']);
+
+/**
+ * Families of functions that outlive the client on the one shared session: session-level advisory locks
+ * (the next client, or the migrations, would find them held) and large objects (storage written outside
+ * any table's privileges, lo_from_bytea is open to PUBLIC).
+ */
+const FORBIDDEN_PREFIXES = ['pg_advisory', 'pg_try_advisory', 'lo_'];
+
+/** DECLARE ... WITH HOLD (CURSOR_OPT_HOLD): the cursor would outlive the transaction into the next client's turn. */
+const CURSOR_OPT_HOLD = 0x20;
 
 export async function loadParser(): Promise<void> {
   await loadModule();
@@ -93,11 +103,9 @@ function checkStatement(stmt: Node, access: Access): Verdict {
       if (!inner.ok) return inner;
       break;
     }
-    case 'CreateStmt': {
-      const relation = (body.relation ?? {}) as Node;
-      if (relation.relpersistence === 't') return refuse('temporary tables are not allowed through the conntrail SQL endpoint');
+    case 'DeclareCursorStmt':
+      if ((Number(body.options ?? 0) & CURSOR_OPT_HOLD) !== 0) return refuse('cursors WITH HOLD are not allowed through the conntrail SQL endpoint (the session is shared)');
       break;
-    }
     default:
       break;
   }
@@ -117,10 +125,15 @@ function walk(root: unknown, access: Access): Verdict {
     for (const [key, value] of Object.entries(node as Node)) {
       if (WRITES.has(key) && !ALLOWED[access].has(key)) return refuse(`${key} is not allowed for the ${access} login`);
       if (key === 'intoClause' && access !== 'owner') return refuse('SELECT INTO is not allowed for the ' + access + ' login');
+      // Temporary tables (CREATE TEMP, CREATE TEMP ... AS, SELECT INTO TEMP) live in the one shared session,
+      // so they would reach the next client; COPY FROM STDIN into one once broke the engine.
+      if ((key === 'relpersistence' && value === 't') || (key === 'schemaname' && /^pg_temp/i.test(String(value)))) return refuse('temporary tables are not allowed through the conntrail SQL endpoint');
       if (key === 'FuncCall') {
         const names = ((value as Node).funcname ?? []) as Array<{ String?: { sval?: string } }>;
         const name = (names[names.length - 1]?.String?.sval ?? '').toLowerCase();
-        if (FORBIDDEN_FUNCTIONS.has(name)) return refuse(`function ${name} is not allowed through the conntrail SQL endpoint`);
+        if (FORBIDDEN_FUNCTIONS.has(name) || FORBIDDEN_PREFIXES.some((p) => name.startsWith(p))) {
+          return refuse(`function ${name} is not allowed through the conntrail SQL endpoint`);
+        }
       }
       if (value && typeof value === 'object') stack.push(value);
     }

@@ -42,7 +42,8 @@ export class EngineSession {
     const setRole = role === null ? '' : ` SET ROLE ${quoteIdent(role)};`;
     // RESET ALL skips role and session authorization (they are reset apart) and leaves search_path at
     // pg_catalog in the embedded engine, so the usual defaults are set again after it.
-    await this.backend.exec(`RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; ${SESSION_DEFAULTS}${setRole}`);
+    // CLOSE ALL: no cursor of one client is left for the next (WITH HOLD is refused, this is the backstop).
+    await this.backend.exec(`RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; CLOSE ALL; ${SESSION_DEFAULTS}${setRole}`);
   }
 
   /** True when the session still runs as the role the client logged in as (null: the engine's own user). */
