@@ -37,6 +37,12 @@ export interface GatewayOptions {
   readonly tls: tls.SecureContext | null;
   readonly trustLoopback: boolean;
   readonly log: Logger;
+  /**
+   * Told when a client's statement goes into the engine (the moment its hold runs out) and when it comes
+   * back (null). The engine runs on this thread and cannot be interrupted, so this thread's timers cannot
+   * fire while a statement runs: the host watches the deadline from the main thread instead.
+   */
+  readonly watch?: (deadlineMs: number | null) => void;
 }
 
 type Phase = 'startup' | 'auth' | 'ready' | 'closed';
@@ -58,6 +64,8 @@ interface Client {
   /** After a refused Parse: skip to the next Sync, as the engine does after an error. */
   skipping: boolean;
   holding: boolean;
+  /** When it took the engine (Date.now()), for the hold limit. */
+  heldSince: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -144,7 +152,7 @@ export class WireGateway {
         trustLoopback: this.options.trustLoopback, remoteIsLoopback: isLoopback(raw.remoteAddress ?? ''),
       }),
       chain: Promise.resolve(), prefix: `${randomBytes(9).toString('base64url')}:`, statements: new Set(),
-      status: 'I', skipping: false, holding: false, timer: null,
+      status: 'I', skipping: false, holding: false, heldSince: 0, timer: null,
     };
     this.clients.set(client.id, client);
     raw.setNoDelay(true);
@@ -297,7 +305,14 @@ export class WireGateway {
     await this.take(client);
     if (client.phase !== 'ready') return;
     await this.session.prepare(client.id, login.role);
-    const reply = await this.backend.execProtocolRaw(outgoing);
+    const watched = login.access !== 'internal' && this.options.watch !== undefined;
+    if (watched) this.options.watch?.(client.heldSince + this.options.limits.maxHoldMs);
+    let reply: Uint8Array;
+    try {
+      reply = await this.backend.execProtocolRaw(outgoing);
+    } finally {
+      if (watched) this.options.watch?.(null);
+    }
     await this.answer(client, reply);
   }
 
@@ -310,6 +325,7 @@ export class WireGateway {
       return;
     }
     client.holding = true;
+    client.heldSince = Date.now();
     if (client.login?.access === 'internal') return;
     const limit = this.options.limits.maxHoldMs;
     client.timer = setTimeout(() => {

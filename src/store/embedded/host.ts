@@ -40,7 +40,13 @@ interface Running {
   readonly worker: Worker;
   readonly ready: Promise<{ host: string; port: number }>;
   call(request: Request): Promise<unknown>;
+  /** Gives this engine up (once) and starts a new one. */
+  fail(reason: string): void;
 }
+
+/** How often the main thread looks at the running statement's deadline, and the slack it gives. */
+const WATCH_EVERY_MS = 250;
+const WATCH_GRACE_MS = 1000;
 
 /** Starts the embedded TimescaleDB on a worker thread and waits until its SQL endpoint listens. */
 export async function startEmbedded(options: EmbeddedOptions, log: Logger): Promise<EmbeddedDatabase> {
@@ -56,11 +62,14 @@ export async function startEmbedded(options: EmbeddedOptions, log: Logger): Prom
     trustLoopback: options.trustLoopback ?? false,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     tls: options.tls ?? null,
+    watch: new SharedArrayBuffer(8),
   };
+  const deadline = new BigInt64Array(base.watch);
   let stopping = false;
   let restarts = 0;
 
   function spawn(settings: WorkerSettings, onFailure: (reason: string) => void): Running {
+    Atomics.store(deadline, 0, 0n);
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: settings });
     const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
     let nextId = 1;
@@ -101,6 +110,7 @@ export async function startEmbedded(options: EmbeddedOptions, log: Logger): Prom
     return {
       worker,
       ready,
+      fail,
       call(request) {
         const id = nextId++;
         return new Promise((resolveCall, rejectCall) => {
@@ -137,6 +147,17 @@ export async function startEmbedded(options: EmbeddedOptions, log: Logger): Prom
   };
   current = spawn(base, restart);
   address = await current.ready;
+  // A client statement still in the engine past its holder's limit (a runaway query, a deep recursion)
+  // cannot be cancelled inside PGlite: the engine is given up and restarted on the same data dir. Its
+  // clients lose their connections; the collector's writer reconnects and spools meanwhile.
+  const watchdog = setInterval(() => {
+    const due = Number(Atomics.load(deadline, 0));
+    if (due === 0 || Date.now() < due + WATCH_GRACE_MS) return;
+    Atomics.store(deadline, 0, 0n);
+    log.error({ overdueMs: Date.now() - due }, 'embedded engine: a client statement ran past the hold limit and cannot be interrupted; restarting the engine');
+    current.fail('a client statement ran past the hold limit');
+  }, WATCH_EVERY_MS);
+  watchdog.unref();
   const clientHost = address.host === '0.0.0.0' ? '127.0.0.1' : address.host === '::' ? '::1' : address.host;
   const secretOf = (user: LoginName): string => {
     switch (user) {
@@ -161,6 +182,7 @@ export async function startEmbedded(options: EmbeddedOptions, log: Logger): Prom
     },
     async stop() {
       stopping = true;
+      clearInterval(watchdog);
       try {
         await current.call({ type: 'stop' });
       } finally {

@@ -11,6 +11,8 @@ export interface WorkerSettings {
   readonly limits: GatewayLimits;
   /** PEM certificate and key for TLS, or null for none. */
   readonly tls: { readonly cert: string; readonly key: string } | null;
+  /** One BigInt64: the deadline (epoch ms) of the client statement running in the engine, 0 when none. */
+  readonly watch: SharedArrayBuffer;
 }
 
 export type WorkerRequest =

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   }
   parameters.set('application_name', 'conntrail');
   const engineUser = (await db.query<{ u: string }>('SELECT session_user AS u')).rows[0]?.u ?? 'postgres';
+  const watched = new BigInt64Array(settings.watch);
   let gateway: WireGateway | null = null;
   const backend: ProtocolBackend = {
     // An error thrown here (not an ErrorResponse in the reply) means the engine itself broke: its clients
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     tls: settings.tls ? createSecureContext({ cert: settings.tls.cert, key: settings.tls.key }) : null,
     trustLoopback: settings.trustLoopback,
     log,
+    watch: (deadline) => Atomics.store(watched, 0, BigInt(deadline ?? 0)),
   });
   const address = await gateway.start();
   post({ type: 'ready', host: address.host, port: address.port });
