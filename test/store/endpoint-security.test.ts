@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import pg from 'pg';
 import { SnapshotWriter } from '../../src/store/index.js';
 import { freshStore } from '../helpers/env.js';
 import { snapshot } from '../helpers/snapshots.js';
+import { frame, rawSession } from '../helpers/wire.js';
 
 /** Each way a reader once became superuser (issue 11); every one must be refused or harmless. */
 const ESCALATIONS = [
@@ -46,44 +46,6 @@ test('a reader cannot become anyone else: every escalation variant is refused an
     await dispose();
   }
 });
-
-function frame(type: string, body: Buffer): Buffer {
-  const out = Buffer.alloc(5 + body.length);
-  out.write(type, 0, 'latin1');
-  out.writeInt32BE(4 + body.length, 1);
-  body.copy(out, 5);
-  return out;
-}
-
-/** A raw client logged in without a secret (the store trusts loopback), to send what pg never would. */
-async function rawSession(port: number): Promise<{ socket: net.Socket; read(): Promise<Buffer> }> {
-  const socket = net.connect(port, '127.0.0.1');
-  let received = Buffer.alloc(0);
-  const waiting: Array<() => void> = [];
-  socket.on('data', (d) => {
-    received = Buffer.concat([received, d]);
-    waiting.splice(0).forEach((w) => w());
-  });
-  socket.on('close', () => waiting.splice(0).forEach((w) => w()));
-  const params = Buffer.from('user\0conntrail_reader\0database\0postgres\0\0');
-  const startup = Buffer.alloc(8 + params.length);
-  startup.writeInt32BE(startup.length, 0);
-  startup.writeInt32BE(196608, 4);
-  params.copy(startup, 8);
-  socket.write(startup);
-  const read = async (): Promise<Buffer> => {
-    await new Promise<void>((r) => {
-      waiting.push(r);
-      setTimeout(r, 5000);
-    });
-    const out = received;
-    received = Buffer.alloc(0);
-    return out;
-  };
-  const hello = await read();
-  assert.ok(hello.includes(Buffer.from('Z\0\0\0\x05I', 'latin1')), 'logged in');
-  return { socket, read };
-}
 
 test('a FunctionCall message and an unknown message type are refused, and the engine goes on serving', async () => {
   const { store, dispose } = await freshStore({ sqlTrustLoopback: true });

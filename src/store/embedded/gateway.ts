@@ -140,10 +140,11 @@ export class WireGateway {
 
   private accept(raw: net.Socket): void {
     const limits = this.options.limits;
-    if (this.count((p) => p === 'startup' || p === 'auth') >= limits.maxPendingClients) {
-      this.options.log.warn({ remote: raw.remoteAddress }, 'sql endpoint: too many connections still logging in, closing a new one');
-      raw.destroy();
-      return;
+    // Connections that never log in must not lock everyone out until they time out: when too many are
+    // still logging in, the one that has waited longest goes (a real client logs in within milliseconds).
+    const pending = [...this.clients.values()].filter((c) => c.phase === 'startup' || c.phase === 'auth');
+    if (pending.length >= limits.maxPendingClients && pending[0]) {
+      this.fail(pending[0], '08006', 'too many connections logging in to the conntrail SQL endpoint; this one waited longest');
     }
     const client: Client = {
       id: this.nextId++, socket: raw, phase: 'startup', login: null, authMessages: 0, buffer: Buffer.alloc(0),
