@@ -50,9 +50,19 @@ test('a client that sends Parse and a bare Flush cannot hold the engine: it is c
     raw.socket.write(Buffer.concat([frame('P', Buffer.from('\0SELECT 1\0\0\0', 'latin1')), frame('H', Buffer.alloc(0))]));
     const parsed = await raw.read();
     assert.equal(String.fromCharCode(parsed[0] ?? 0), '1', 'ParseComplete: the client now holds the engine without a Sync');
+    let cut = false;
+    void raw.closed.then(() => { cut = true; });
+    // It goes on sending a Flush every second: that alone must not keep the engine.
+    const flusher = (async () => {
+      for (let i = 0; i < 40 && !cut; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        if (!cut) raw.socket.write(frame('H', Buffer.alloc(0)));
+      }
+    })();
     const writer = new SnapshotWriter(store.writer);
     assert.equal((await writer.write(snapshot({ hostId: 'h', timeMs: 15_000 * 1000 }))).written, true);
-    await raw.closed;
+    await flusher;
+    assert.ok(cut, 'the server closed the connection while it was still flushing');
   } finally {
     await dispose();
   }
