@@ -63,7 +63,7 @@ usage: conntrail <command> [options]
   query     run a GraphQL query against a running API and print JSON: conntrail query '<graphql>' --var k=v
 
 store:     --database-url URL (or DATABASE_URL) | --data-dir DIR (default ./data)
-           --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-trust-loopback (loopback logins need no secret; secrets: CONNTRAIL_READER_PASSWORD, CONNTRAIL_WRITER_PASSWORD, CONNTRAIL_OWNER_PASSWORD or DATA_DIR/secrets/)
+           --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-trust-loopback (loopback logins need no secret; secrets: CONNTRAIL_READER_PASSWORD, CONNTRAIL_WRITER_PASSWORD, CONNTRAIL_OWNER_PASSWORD or files in DATA_DIR-secrets/)
 collector: --host-id ID (default hostname) --interval SECONDS (default 15) --netns all|self --source auto|ebpf|procfs
            --spool-dir DIR (default <data-dir>/spool) --metrics-port N (Prometheus /metrics; default 9464 with up/collect, 0 = off)
 api:       --port N (default 4000) --listen ADDR (default 127.0.0.1) ; API_TOKEN requires a bearer token

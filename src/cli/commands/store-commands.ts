@@ -1,4 +1,5 @@
-import { openStore, type Store } from '../../store/index.js';
+import { resolve } from 'node:path';
+import { SECRET_ENV, openStore, secretsDir, type Store } from '../../store/index.js';
 import type { StoreArgs } from '../args.js';
 import type { Log } from '../log.js';
 
@@ -27,8 +28,10 @@ export async function runSql(args: StoreArgs, log: Log, until: Promise<void>): P
   if (args.databaseUrl) throw new Error('conntrail sql serves an embedded data dir; with a TimescaleDB server, connect to it directly');
   const store = await openFromArgs(args, log);
   const endpoint = store.sqlEndpoint;
-  log.info({ host: endpoint?.host, port: endpoint?.port, users: ['conntrail_reader', 'conntrail_writer', 'conntrail'] },
-    `SQL endpoint ready: psql -h ${endpoint?.host} -p ${endpoint?.port} -U conntrail_reader postgres`);
+  // Each login has its own secret: from CONNTRAIL_*_PASSWORD, else generated into the secrets folder.
+  const secrets = secretsDir(resolve(args.dataDir));
+  log.info({ host: endpoint?.host, port: endpoint?.port, users: ['conntrail_reader', 'conntrail_writer', 'conntrail'], secrets },
+    `SQL endpoint ready: psql -h ${endpoint?.host} -p ${endpoint?.port} -U conntrail_reader postgres (secret: ${SECRET_ENV.reader} or ${secrets}/reader.password)`);
   await until;
   await store.close();
 }
