@@ -25,6 +25,8 @@ export interface StoreArgs {
   /** Per-login secrets from CONNTRAIL_{READER,WRITER,OWNER}_PASSWORD; missing ones live in the data dir. */
   readonly sqlSecrets: { readonly reader?: string; readonly writer?: string; readonly owner?: string };
   readonly sqlTrustLoopback: boolean;
+  /** A real certificate for the SQL endpoint's TLS (default: self-signed, made on first start). */
+  readonly sqlTls: { readonly certFile: string; readonly keyFile: string } | undefined;
 }
 
 export interface CollectorArgs {
@@ -63,7 +65,7 @@ usage: conntrail <command> [options]
   query     run a GraphQL query against a running API and print JSON: conntrail query '<graphql>' --var k=v
 
 store:     --database-url URL (or DATABASE_URL) | --data-dir DIR (default ./data)
-           --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-trust-loopback (loopback logins need no secret; secrets: CONNTRAIL_READER_PASSWORD, CONNTRAIL_WRITER_PASSWORD, CONNTRAIL_OWNER_PASSWORD or files in DATA_DIR-secrets/)
+           --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-trust-loopback (loopback logins need no secret) --sql-tls-cert FILE --sql-tls-key FILE (default: self-signed; secrets: CONNTRAIL_READER_PASSWORD, CONNTRAIL_WRITER_PASSWORD, CONNTRAIL_OWNER_PASSWORD or files in DATA_DIR-secrets/)
 collector: --host-id ID (default hostname) --interval SECONDS (default 15) --netns all|self --source auto|ebpf|procfs
            --spool-dir DIR (default <data-dir>/spool) --metrics-port N (Prometheus /metrics; default 9464 with up/collect, 0 = off)
 api:       --port N (default 4000) --listen ADDR (default 127.0.0.1) ; API_TOKEN requires a bearer token
@@ -75,6 +77,8 @@ const OPTIONS = {
   'sql-port': { type: 'string' },
   'sql-listen': { type: 'string' },
   'sql-trust-loopback': { type: 'boolean' },
+  'sql-tls-cert': { type: 'string' },
+  'sql-tls-key': { type: 'string' },
   'host-id': { type: 'string' },
   interval: { type: 'string' },
   netns: { type: 'string' },
@@ -104,6 +108,14 @@ function oneOf<T extends string>(value: string | undefined, name: string, allowe
   return value as T;
 }
 
+function sqlTls(v: Values): StoreArgs['sqlTls'] {
+  const certFile = v['sql-tls-cert'];
+  const keyFile = v['sql-tls-key'];
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (!certFile || !keyFile) throw new UsageError('--sql-tls-cert and --sql-tls-key go together');
+  return { certFile, keyFile };
+}
+
 function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
   const dataDir = v['data-dir'] ?? env.CONNTRAIL_DATA_DIR ?? './data';
   return {
@@ -117,6 +129,7 @@ function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
       ...(env.CONNTRAIL_OWNER_PASSWORD ? { owner: env.CONNTRAIL_OWNER_PASSWORD } : {}),
     },
     sqlTrustLoopback: v['sql-trust-loopback'] === true,
+    sqlTls: sqlTls(v),
   };
 }
 

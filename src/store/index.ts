@@ -22,6 +22,8 @@ export interface StoreConfig {
   /** Loopback clients log in without a secret (only when the user asks). */
   readonly sqlTrustLoopback?: boolean | undefined;
   readonly sqlLimits?: Partial<GatewayLimits> | undefined;
+  /** A real certificate for the endpoint's TLS (PEM files); default: a self-signed one kept beside the data dir. */
+  readonly sqlTls?: { readonly certFile: string; readonly keyFile: string } | undefined;
   /** Apply pending migrations on open (default true; collectors of other hosts pass false). */
   readonly migrate?: boolean | undefined;
   /** Run TimescaleDB's jobs on a timer (default: true when embedded, where no scheduler runs). */
@@ -60,6 +62,7 @@ export async function openStore(config: StoreConfig, log: Logger): Promise<Store
       secrets: config.sqlSecrets ?? {},
       trustLoopback: config.sqlTrustLoopback ?? false,
       limits: config.sqlLimits ?? {},
+      tls: config.sqlTls,
     }, log);
     urls = { admin: embedded.url(INTERNAL_LOGIN), writer: embedded.url('conntrail_writer'), reader: embedded.url('conntrail_reader'), roles: false };
     log.info({ host: embedded.host, port: embedded.port, dataDir: config.dataDir ?? DEFAULT_DATA_DIR }, 'embedded store ready');

@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { SnapshotWriter, openStore } from '../../src/store/index.js';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TLSSocket } from 'node:tls';
+import { SnapshotWriter, openStore, secretsDir } from '../../src/store/index.js';
 import { freshStore, tempDir, testLog } from '../helpers/env.js';
 import { snapshot } from '../helpers/snapshots.js';
 
@@ -79,6 +83,25 @@ test('each login has its own secret (SCRAM-SHA-256): the secret of another login
     await assert.rejects(none.connect());
     const superuser = new pg.Client({ connectionString: url.replace('conntrail_reader', 'postgres') });
     await assert.rejects(superuser.connect(), /not a conntrail login/);
+  } finally {
+    await dispose();
+  }
+});
+
+test('TLS with a self-signed certificate kept beside the data dir: pg and psql connect with sslmode=require', async () => {
+  const { store, dir, dispose } = await freshStore();
+  try {
+    const cert = readFileSync(join(secretsDir(dir), 'tls.crt'), 'utf8');
+    const client = new pg.Client({ connectionString: store.embedded!.url('conntrail_reader').replace('sslmode=disable', 'sslmode=no-verify') });
+    await client.connect();
+    const stream = (client as unknown as { connection: { stream: TLSSocket } }).connection.stream;
+    assert.ok(stream instanceof TLSSocket && stream.encrypted, 'the connection is encrypted');
+    assert.equal(stream.getPeerX509Certificate()?.fingerprint256, new X509Certificate(cert).fingerprint256);
+    assert.equal((await client.query('SELECT 1 AS x')).rows[0].x, 1);
+    await client.end();
+    const { stdout } = await run('psql', [store.embedded!.url('conntrail_reader').replace('sslmode=disable', 'sslmode=require'), '-c', '\\conninfo'],
+      { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
+    assert.match(stdout, /SSL connection/);
   } finally {
     await dispose();
   }

@@ -11,6 +11,7 @@ export async function openFromArgs(args: StoreArgs, log: Log, extra: { migrate?:
     sqlListen: args.sqlListen,
     sqlSecrets: args.sqlSecrets,
     sqlTrustLoopback: args.sqlTrustLoopback,
+    sqlTls: args.sqlTls,
     migrate: extra.migrate,
     maintenance: extra.maintenance,
   }, log);

@@ -6,7 +6,7 @@ import type { Logger } from './gateway.js';
 import { DEFAULT_LIMITS, type GatewayLimits } from './limits.js';
 import { INTERNAL_LOGIN, internalSecret, type LoginName } from './logins.js';
 import type { WorkerRequest, WorkerResponse, WorkerSettings } from './messages.js';
-import { loadSecrets, type RoleSecrets } from './secrets.js';
+import { loadSecrets, loadTls, type RoleSecrets } from './secrets.js';
 
 export interface EmbeddedOptions {
   readonly dataDir: string;
@@ -18,8 +18,8 @@ export interface EmbeddedOptions {
   /** Loopback clients log in without a secret (never the default). */
   readonly trustLoopback?: boolean;
   readonly limits?: Partial<GatewayLimits>;
-  /** PEM certificate and key for TLS on the endpoint. */
-  readonly tls?: { readonly cert: string; readonly key: string } | null;
+  /** Certificate and key files for TLS on the endpoint; without them a self-signed one is made and kept. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string } | undefined;
 }
 
 export interface EmbeddedDatabase {
@@ -61,7 +61,7 @@ export async function startEmbedded(options: EmbeddedOptions, log: Logger): Prom
     secrets,
     trustLoopback: options.trustLoopback ?? false,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
-    tls: options.tls ?? null,
+    tls: loadTls(dataDir, options.tls),
     watch: new SharedArrayBuffer(8),
   };
   const deadline = new BigInt64Array(base.watch);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { selfSignedCertificate, type PemPair } from './self-signed.js';
 
 /**
  * Where each login's secret comes from: its environment variable when set, else a file in the data dir's
@@ -46,4 +47,19 @@ export function loadSecrets(dataDir: string, given: Partial<RoleSecrets> = {}): 
   chmodSync(secretsDir(dataDir), 0o700);
   const pick = (which: keyof RoleSecrets): string => given[which] || fromFile(dataDir, which);
   return { reader: pick('reader'), writer: pick('writer'), owner: pick('owner') };
+}
+
+/**
+ * The endpoint's TLS certificate: the given files (a real certificate), else a self-signed one made on
+ * first start and kept in the secrets folder (so its fingerprint stays the same for clients that pin it).
+ */
+export function loadTls(dataDir: string, given?: { readonly certFile: string; readonly keyFile: string }): PemPair {
+  if (given) return { cert: readFileSync(given.certFile, 'utf8'), key: readFileSync(given.keyFile, 'utf8') };
+  const certFile = join(secretsDir(dataDir), 'tls.crt');
+  const keyFile = join(secretsDir(dataDir), 'tls.key');
+  if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  const made = selfSignedCertificate();
+  writeFileSync(keyFile, made.key, { mode: 0o600 });
+  writeFileSync(certFile, made.cert, { mode: 0o644 });
+  return made;
 }
