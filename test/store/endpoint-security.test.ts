@@ -110,3 +110,28 @@ test('a reader holding BEGIN and sending select 1 every second is cut off; the w
     await dispose();
   }
 });
+
+test('statements that once killed the engine are refused for every login, the owner included, and the engine goes on', async () => {
+  const { store, dispose } = await freshStore();
+  try {
+    const owner = new pg.Client({ connectionString: store.embedded!.url('conntrail') });
+    await owner.connect();
+    const killers = [
+      'CREATE TEMP TABLE t (a int)',
+      'CREATE TABLE pg_temp.t (a int)',
+      'COPY conntrail.hosts FROM STDIN',
+      "CREATE FUNCTION public.f(n int) RETURNS int LANGUAGE sql AS 'SELECT public.f(n + 1)'",
+      'DO $$ BEGIN PERFORM 1; END $$',
+      "SELECT lo_from_bytea(0, 'x')",
+    ];
+    for (const sql of killers) {
+      await assert.rejects(owner.query(sql), /refused by the conntrail SQL endpoint/, sql);
+    }
+    assert.equal((await owner.query('SELECT 1 AS x')).rows[0].x, 1);
+    await owner.end();
+    const writer = new SnapshotWriter(store.writer);
+    assert.equal((await writer.write(snapshot({ hostId: 'h', timeMs: 15_000 * 1000 }))).written, true);
+  } finally {
+    await dispose();
+  }
+});
