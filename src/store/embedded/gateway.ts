@@ -307,7 +307,7 @@ export class WireGateway {
     if (client.phase !== 'ready') return;
     await this.session.prepare(client.id, login.role);
     const watched = login.access !== 'internal' && this.options.watch !== undefined;
-    if (watched) this.options.watch?.(client.heldSince + this.options.limits.maxHoldMs);
+    if (watched) this.options.watch?.(client.heldSince + this.holdLimit(login));
     let reply: Uint8Array;
     try {
       reply = await this.backend.execProtocolRaw(outgoing);
@@ -328,12 +328,16 @@ export class WireGateway {
     client.holding = true;
     client.heldSince = Date.now();
     if (client.login?.access === 'internal') return;
-    const limit = this.options.limits.maxHoldMs;
+    const limit = this.holdLimit(client.login);
     client.timer = setTimeout(() => {
       this.options.log.warn({ client: client.id, user: client.login?.name, remote: client.socket.remoteAddress }, 'sql endpoint: client held the engine too long, disconnecting');
       this.fail(client, '57014', `terminating connection: it held the database engine for more than ${limit / 1000} s (the limit for one transaction through the conntrail SQL endpoint)`);
     }, limit);
     client.timer.unref();
+  }
+
+  private holdLimit(login: Login | null): number {
+    return login?.reserved ? this.options.limits.maxReservedHoldMs : this.options.limits.maxHoldMs;
   }
 
   private giveBack(client: Client): void {

@@ -23,6 +23,11 @@ export interface GatewayLimits {
   readonly maxReplyBytes: number;
   /** Longest one client holds the engine (a transaction, an extended-protocol exchange) from taking it. */
   readonly maxHoldMs: number;
+  /**
+   * The same for the reserved logins (the writer): a large snapshot on a loaded machine may take longer
+   * than a BI turn, and cutting it off (or restarting the engine under it) would only make it retry.
+   */
+  readonly maxReservedHoldMs: number;
 }
 
 export const DEFAULT_LIMITS: GatewayLimits = {
@@ -35,4 +40,5 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxMessageBytes: 64 * 1024 * 1024,
   maxReplyBytes: 256 * 1024 * 1024,
   maxHoldMs: 10_000,
+  maxReservedHoldMs: 60_000,
 };
