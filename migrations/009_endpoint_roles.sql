@@ -11,6 +11,9 @@ GRANT conntrail_writer, conntrail_reader TO conntrail_owner;
 GRANT USAGE ON SCHEMA conntrail, bi TO conntrail_owner;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA conntrail TO conntrail_owner;
 GRANT SELECT ON ALL TABLES IN SCHEMA bi TO conntrail_owner;
+-- Tables and views later migrations add get the same grants.
+ALTER DEFAULT PRIVILEGES IN SCHEMA conntrail GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO conntrail_owner;
+ALTER DEFAULT PRIVILEGES IN SCHEMA bi GRANT SELECT ON TABLES TO conntrail_owner;
 -- The owner's own tables and views (scratch analysis) go in public; conntrail's schemas stay the migrations'.
 GRANT USAGE, CREATE ON SCHEMA public TO conntrail_owner;
 
