@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { SnapshotWriter, openStore, secretsDir } from '../../src/store/index.js';
@@ -60,6 +60,7 @@ test('a client that stalls inside a transaction is cut off, and the writer goes 
   } finally {
     await store.close();
     dir.remove();
+    rmSync(secretsDir(dir.path), { recursive: true, force: true });
   }
 });
 
