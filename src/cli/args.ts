@@ -26,7 +26,11 @@ export interface StoreArgs {
   readonly dataDir: string;
   readonly sqlPort: number;
   readonly sqlListen: string;
-  readonly sqlPassword: string | null;
+  /** Per-login secrets from CONNTRAIL_{READER,WRITER,OWNER}_PASSWORD; missing ones live in the data dir. */
+  readonly sqlSecrets: { readonly reader?: string; readonly writer?: string; readonly owner?: string };
+  readonly sqlTrustLoopback: boolean;
+  /** A real certificate for the SQL endpoint's TLS (default: self-signed, made on first start). */
+  readonly sqlTls: { readonly certFile: string; readonly keyFile: string } | undefined;
 }
 
 export interface CollectorArgs {
@@ -63,7 +67,9 @@ const OPTIONS = {
   'data-dir': { type: 'string' },
   'sql-port': { type: 'string' },
   'sql-listen': { type: 'string' },
-  'sql-password': { type: 'string' },
+  'sql-trust-loopback': { type: 'boolean' },
+  'sql-tls-cert': { type: 'string' },
+  'sql-tls-key': { type: 'string' },
   'host-id': { type: 'string' },
   interval: { type: 'string' },
   netns: { type: 'string' },
@@ -98,6 +104,14 @@ function oneOf<T extends string>(value: string | undefined, name: string, allowe
   return value as T;
 }
 
+function sqlTls(v: Values): StoreArgs['sqlTls'] {
+  const certFile = v['sql-tls-cert'];
+  const keyFile = v['sql-tls-key'];
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (!certFile || !keyFile) throw new UsageError('--sql-tls-cert and --sql-tls-key go together');
+  return { certFile, keyFile };
+}
+
 function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
   const dataDir = v['data-dir'] ?? envValue(env, 'CONNTRAIL_DATA_DIR') ?? DEFAULTS.dataDir;
   return {
@@ -105,7 +119,13 @@ function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
     dataDir,
     sqlPort: int(v['sql-port'], 'sql-port', DEFAULTS.sqlPort, 0, 65535),
     sqlListen: v['sql-listen'] ?? DEFAULTS.sqlListen,
-    sqlPassword: v['sql-password'] ?? (env.CONNTRAIL_SQL_PASSWORD || null),
+    sqlSecrets: {
+      ...(envValue(env, 'CONNTRAIL_READER_PASSWORD') ? { reader: envValue(env, 'CONNTRAIL_READER_PASSWORD')! } : {}),
+      ...(envValue(env, 'CONNTRAIL_WRITER_PASSWORD') ? { writer: envValue(env, 'CONNTRAIL_WRITER_PASSWORD')! } : {}),
+      ...(envValue(env, 'CONNTRAIL_OWNER_PASSWORD') ? { owner: envValue(env, 'CONNTRAIL_OWNER_PASSWORD')! } : {}),
+    },
+    sqlTrustLoopback: v['sql-trust-loopback'] === true,
+    sqlTls: sqlTls(v),
   };
 }
 

@@ -15,7 +15,7 @@ import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
 import { ProcfsSource } from '../collector/sources/procfs-source.js';
 import type { ApiArgs, CollectorArgs, Command } from './args.js';
 import type { Log } from './log.js';
-import { openFromArgs } from './commands/store-commands.js';
+import { logSqlEndpoint, openFromArgs } from './commands/store-commands.js';
 import { StoreSink } from './store-sink.js';
 
 /**
@@ -154,7 +154,7 @@ export async function runUp(command: Extract<Command, { name: 'up' }>, log: Log,
     await store.close();
     throw err;
   }
-  if (store.sqlEndpoint) log.info({ ...store.sqlEndpoint }, `SQL endpoint: psql -h ${store.sqlEndpoint.host} -p ${store.sqlEndpoint.port} -U conntrail_reader postgres`);
+  logSqlEndpoint(store, command.store, log);
   await until(stopSignal, parts, () => store.close(), log);
 }
 

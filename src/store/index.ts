@@ -1,6 +1,8 @@
 import { PgDatabase, type Database, type QueryObserver } from './database.js';
 import { startEmbedded, type EmbeddedDatabase } from './embedded/host.js';
 import type { Logger } from './embedded/gateway.js';
+import type { GatewayLimits } from './embedded/limits.js';
+import { INTERNAL_LOGIN } from './embedded/logins.js';
 import { MaintenanceRunner } from './maintenance.js';
 import { migrate } from './migrations.js';
 
@@ -15,7 +17,13 @@ export interface StoreConfig {
   readonly sqlPort?: number | undefined;
   /** Embedded SQL endpoint address. Default 127.0.0.1; off loopback a password is required. */
   readonly sqlListen?: string | undefined;
-  readonly sqlPassword?: string | null | undefined;
+  /** Secrets of the endpoint's logins; missing ones are read from (or made in) the data dir. */
+  readonly sqlSecrets?: { readonly reader?: string; readonly writer?: string; readonly owner?: string } | undefined;
+  /** Loopback clients log in without a secret (only when the user asks). */
+  readonly sqlTrustLoopback?: boolean | undefined;
+  readonly sqlLimits?: Partial<GatewayLimits> | undefined;
+  /** A real certificate for the endpoint's TLS (PEM files); default: a self-signed one kept beside the data dir. */
+  readonly sqlTls?: { readonly certFile: string; readonly keyFile: string } | undefined;
   /** Apply pending migrations on open (default true; collectors of other hosts pass false). */
   readonly migrate?: boolean | undefined;
   /** Run TimescaleDB's jobs on a timer (default: true when embedded, where no scheduler runs). */
@@ -51,9 +59,12 @@ export async function openStore(config: StoreConfig, log: Logger): Promise<Store
       dataDir: config.dataDir ?? DEFAULT_DATA_DIR,
       host: config.sqlListen ?? '127.0.0.1',
       port: config.sqlPort ?? DEFAULT_SQL_PORT,
-      password: config.sqlPassword ?? null,
+      secrets: config.sqlSecrets ?? {},
+      trustLoopback: config.sqlTrustLoopback ?? false,
+      limits: config.sqlLimits ?? {},
+      tls: config.sqlTls,
     }, log);
-    urls = { admin: embedded.url('conntrail'), writer: embedded.url('conntrail_writer'), reader: embedded.url('conntrail_reader'), roles: false };
+    urls = { admin: embedded.url(INTERNAL_LOGIN), writer: embedded.url('conntrail_writer'), reader: embedded.url('conntrail_reader'), roles: false };
     log.info({ host: embedded.host, port: embedded.port, dataDir: config.dataDir ?? DEFAULT_DATA_DIR }, 'embedded store ready');
   }
   const admin = new PgDatabase({ connectionString: urls.admin, maxConnections: 2, applicationName: 'conntrail-admin', statementTimeoutMs: 0 });
@@ -104,3 +115,4 @@ export { SnapshotWriter, type WriteResult, type RowRejection } from './writer.js
 export { refreshAggregates, MaintenanceRunner } from './maintenance.js';
 export { migrate, loadMigrations } from './migrations.js';
 export type { Logger } from './embedded/gateway.js';
+export { secretFile, secretsDir, SECRET_ENV } from './embedded/secrets.js';

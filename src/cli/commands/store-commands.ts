@@ -1,4 +1,5 @@
-import { openStore, type Store } from '../../store/index.js';
+import { resolve } from 'node:path';
+import { SECRET_ENV, openStore, secretsDir, type Store } from '../../store/index.js';
 import type { StoreArgs } from '../args.js';
 import type { Log } from '../log.js';
 
@@ -8,7 +9,9 @@ export async function openFromArgs(args: StoreArgs, log: Log, extra: { migrate?:
     dataDir: args.dataDir,
     sqlPort: extra.sqlPort ?? args.sqlPort,
     sqlListen: args.sqlListen,
-    sqlPassword: args.sqlPassword,
+    sqlSecrets: args.sqlSecrets,
+    sqlTrustLoopback: args.sqlTrustLoopback,
+    sqlTls: args.sqlTls,
     migrate: extra.migrate,
     maintenance: extra.maintenance,
   }, log);
@@ -25,9 +28,17 @@ export async function runMigrate(args: StoreArgs, log: Log): Promise<void> {
 export async function runSql(args: StoreArgs, log: Log, until: Promise<void>): Promise<void> {
   if (args.databaseUrl) throw new Error('conntrail sql serves an embedded data dir; with a TimescaleDB server, connect to it directly');
   const store = await openFromArgs(args, log);
-  const endpoint = store.sqlEndpoint;
-  log.info({ host: endpoint?.host, port: endpoint?.port, users: ['conntrail_reader', 'conntrail_writer', 'conntrail'] },
-    `SQL endpoint ready: psql -h ${endpoint?.host} -p ${endpoint?.port} -U conntrail_reader postgres`);
+  logSqlEndpoint(store, args, log);
   await until;
   await store.close();
+}
+
+/** Tells a newcomer how to reach the SQL endpoint and where each login's secret is. */
+export function logSqlEndpoint(store: Store, args: StoreArgs, log: Log): void {
+  const endpoint = store.sqlEndpoint;
+  if (!endpoint) return;
+  // Each login has its own secret: from CONNTRAIL_*_PASSWORD, else generated into the secrets folder.
+  const secrets = secretsDir(resolve(args.dataDir));
+  log.info({ host: endpoint.host, port: endpoint.port, users: ['conntrail_reader', 'conntrail_writer', 'conntrail'], secrets },
+    `SQL endpoint: psql -h ${endpoint.host} -p ${endpoint.port} -U conntrail_reader postgres (secret: ${SECRET_ENV.reader} or ${secrets}/reader.password)`);
 }
