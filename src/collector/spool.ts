@@ -5,7 +5,7 @@ import type { Snapshot } from '../domain/snapshot.js';
 import { raceAbort } from './abort.js';
 import { CollectorError, errorMessage } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
-import { isSinkUnavailable, type SnapshotSink } from './sink.js';
+import { isSnapshotRefused, type SnapshotSink } from './sink.js';
 import { decodeHeader, decodeSnapshot, encodeSnapshot, spoolFileName, timeOfSpoolFile } from './spool-format.js';
 
 /**
@@ -189,7 +189,8 @@ export class Spool {
 
   /**
    * Hands spooled snapshots to the sink, oldest first, removing each once written. Stops at the first
-   * unavailability (or abort); a file that does not verify, or that the sink refuses, is moved aside.
+   * error other than a refusal (the sink is down, read-only, timing out...) or abort; a file that does not
+   * verify, or whose data the sink refuses, is moved aside.
    */
   replay(sink: SnapshotSink, signal: AbortSignal): Promise<ReplayResult> {
     return this.exclusive(async () => {
@@ -219,7 +220,7 @@ export class Spool {
             stoppedBy = 'aborted';
             break;
           }
-          if (isSinkUnavailable(err)) {
+          if (!isSnapshotRefused(err)) {
             stoppedBy = 'unavailable';
             break;
           }

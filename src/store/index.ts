@@ -99,7 +99,7 @@ function loginUser(url: string): string {
 }
 
 export type { Database, QueryObserver, Queryable, QueryResult } from './database.js';
-export { StoreError, isUnavailable } from './errors.js';
+export { StoreError, isDataError, isUnavailable } from './errors.js';
 export { SnapshotWriter, type WriteResult, type RowRejection } from './writer.js';
 export { refreshAggregates, MaintenanceRunner } from './maintenance.js';
 export { migrate, loadMigrations } from './migrations.js';

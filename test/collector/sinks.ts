@@ -13,7 +13,7 @@ export class UnavailableError extends Error {
 }
 
 export class RejectedError extends Error {
-  readonly code = 'INVALID_ROW';
+  readonly code = 'SNAPSHOT_REFUSED';
 }
 
 /** Idempotent like the store: (hostId, timeMs) is the identity; a second write of it adds nothing. */
