@@ -228,6 +228,8 @@ export class Spool {
           this.counts.rejected++;
           this.logger.error({ file: entry.name, err: errorMessage(err) }, 'spool: sink refused snapshot, moved aside');
           await this.moveAside(entry, 'rejected', Math.max(1, decoded.header.rows), `spool: sink refused snapshot ${entry.name}: ${errorMessage(err)}`);
+          // The losses it carried from earlier intervals went down with it: report them again.
+          this.carryLosses(decoded.snapshot.completeness.eventsLost, decoded.snapshot.completeness.errors);
           continue;
         }
         await unlink(join(this.dir, entry.name));
@@ -265,6 +267,11 @@ export class Spool {
   private recordLoss(events: number, error: string): void {
     const errors = this.losses.errors.length < MAX_ERROR_TEXTS ? [...this.losses.errors, error] : this.losses.errors;
     this.losses = { snapshots: this.losses.snapshots + 1, events: this.losses.events + events, errors };
+  }
+
+  private carryLosses(events: number, errors: readonly string[]): void {
+    const kept = [...this.losses.errors, ...errors].slice(0, MAX_ERROR_TEXTS);
+    this.losses = { snapshots: this.losses.snapshots, events: this.losses.events + events, errors: kept };
   }
 
   private async saveLosses(): Promise<void> {

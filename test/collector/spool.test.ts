@@ -115,6 +115,20 @@ describe('spool', () => {
     assert.deepEqual(sink.times(), [at(0), at(1), at(2), at(3)]);
   });
 
+  it('stops at an error the sink did not classify as a refusal, keeping the file for the next replay', async () => {
+    const dir = await tempDir();
+    const spool = await Spool.open({ dir });
+    for (let i = 0; i < 3; i++) await spool.put(snapshotAt(at(i)));
+    let broken = true;
+    const sink = new RecordingSink((s) => (broken && s.timeMs === at(1) ? 'error' : 'ok'));
+    assert.deepEqual(await spool.replay(sink, never), { written: 1, rejected: 0, corrupt: 0, stoppedBy: 'unavailable', remaining: 2 });
+    assert.deepEqual(await readdir(join(dir, 'rejected')), []);
+    broken = false;
+    assert.equal((await spool.replay(sink, never)).written, 2);
+    assert.deepEqual(sink.times(), [at(0), at(1), at(2)]);
+    assert.equal((await spool.takeLosses()).snapshots, 0);
+  });
+
   it('replays idempotently: a write whose ack was lost is sent again and stored once', async () => {
     const dir = await tempDir();
     const spool = await Spool.open({ dir });
