@@ -18,7 +18,12 @@ export type SourceMode = 'auto' | 'ebpf' | 'procfs';
 export type NetnsMode = 'all' | 'self';
 
 export interface StoreArgs {
+  /** Server mode: the owner's login (migrations). */
   readonly databaseUrl: string | undefined;
+  /** Server mode: the collector's own login (conntrail_writer). */
+  readonly writerUrl: string | undefined;
+  /** Server mode: the API's own login (conntrail_reader). */
+  readonly readerUrl: string | undefined;
   readonly dataDir: string;
   readonly sqlPort: number;
   readonly sqlListen: string;
@@ -60,7 +65,9 @@ usage: conntrail <command> [options]
   sql       open the SQL endpoint (PostgreSQL wire protocol) over an embedded data dir, for psql and BI tools
   query     run a GraphQL query against a running API and print JSON: conntrail query '<graphql>' --var k=v
 
-store:     --database-url URL (or DATABASE_URL) | --data-dir DIR (default ./data)
+store:     --data-dir DIR (default ./data) | a TimescaleDB server, one login per role:
+           --database-url URL (or DATABASE_URL; the owner: migrations) --writer-url URL (or CONNTRAIL_WRITER_URL; up, collect)
+           --reader-url URL (or CONNTRAIL_READER_URL; up, serve); collect alone also takes its writer login from --database-url
            --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-password P (or CONNTRAIL_SQL_PASSWORD)
 collector: --host-id ID (default hostname) --interval SECONDS (default 15) --netns all|self --source auto|ebpf|procfs
            --spool-dir DIR (default <data-dir>/spool) --metrics-port N (Prometheus /metrics; default 9464 with up/collect, 0 = off)
@@ -69,6 +76,8 @@ query:     --url URL (default http://127.0.0.1:4000/graphql) --var name=value (r
 
 const OPTIONS = {
   'database-url': { type: 'string' },
+  'writer-url': { type: 'string' },
+  'reader-url': { type: 'string' },
   'data-dir': { type: 'string' },
   'sql-port': { type: 'string' },
   'sql-listen': { type: 'string' },
@@ -106,6 +115,8 @@ function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
   const dataDir = v['data-dir'] ?? env.CONNTRAIL_DATA_DIR ?? './data';
   return {
     databaseUrl: v['database-url'] ?? (env.DATABASE_URL || undefined),
+    writerUrl: v['writer-url'] ?? (env.CONNTRAIL_WRITER_URL || undefined),
+    readerUrl: v['reader-url'] ?? (env.CONNTRAIL_READER_URL || undefined),
     dataDir,
     sqlPort: int(v['sql-port'], 'sql-port', 5433, 0, 65535),
     sqlListen: v['sql-listen'] ?? '127.0.0.1',
@@ -171,7 +182,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const store = storeArgs(v, env);
   switch (name) {
     case 'up': return { name, store, collector: collectorArgs(v, store), api: apiArgs(v, env) };
-    case 'collect': return { name, store, collector: collectorArgs(v, store) };
+    // A collector only writes: the one URL it is given, as --writer-url or --database-url, is its login.
+    case 'collect': return { name, store: { ...store, writerUrl: store.writerUrl ?? store.databaseUrl, databaseUrl: store.writerUrl ? store.databaseUrl : undefined }, collector: collectorArgs(v, store) };
     case 'serve': return { name, store, api: apiArgs(v, env) };
     case 'migrate': return { name, store };
     case 'sql': return { name, store };
@@ -182,4 +194,9 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     default:
       throw new UsageError(`unknown command "${name}" (try: conntrail help)`);
   }
+}
+
+/** True when the store is a TimescaleDB server (some login URL given) rather than the embedded engine. */
+export function isServerMode(store: StoreArgs): boolean {
+  return Boolean(store.databaseUrl || store.writerUrl || store.readerUrl);
 }
