@@ -187,8 +187,10 @@ export class CollectorLoop {
       const failedRuns = results.filter((r) => !r.reading).map((r) => r.run);
       const losses = await spool.takeLosses().catch((err: unknown) => {
         logger.error({ err: errorMessage(err) }, 'spool: cannot read pending losses');
-        return { snapshots: 0, events: 0, errors: [] as string[] };
+        return { snapshots: 0, events: 0, errors: [] as string[], omitted: 0 };
       });
+      // The spool's own uncapped count of notes it could not keep joins the loop's.
+      if (losses.omitted > 0) this.pending = { ...this.pending, omitted: this.pending.omitted + losses.omitted };
       const pending = this.pending;
       const evictedBefore = tracker.stats().evictedTotal;
       const built = tracker.build({

@@ -33,6 +33,8 @@ export interface SpoolLosses {
   /** Rows of the lost snapshots (at least one per snapshot, so a loss never reads as zero). */
   readonly events: number;
   readonly errors: readonly string[];
+  /** Explanations past the cap on `errors`: not kept, but counted. */
+  readonly omitted: number;
 }
 
 export type ReplayStop = 'drained' | 'unavailable' | 'aborted';
@@ -62,7 +64,7 @@ interface Entry {
 
 const LOSSES_FILE = 'losses.json';
 const MAX_ERROR_TEXTS = 20;
-const NO_LOSSES: SpoolLosses = Object.freeze({ snapshots: 0, events: 0, errors: Object.freeze([]) as readonly string[] });
+const NO_LOSSES: SpoolLosses = Object.freeze({ snapshots: 0, events: 0, errors: Object.freeze([]) as readonly string[], omitted: 0 });
 
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
@@ -93,6 +95,7 @@ function parseLosses(text: string): SpoolLosses {
     snapshots: Number(v.snapshots) || 0,
     events: Number(v.events) || 0,
     errors: Array.isArray(v.errors) ? v.errors.map(String).slice(0, MAX_ERROR_TEXTS) : [],
+    omitted: Number(v.omitted) || 0,
   };
 }
 
@@ -265,13 +268,18 @@ export class Spool {
   }
 
   private recordLoss(events: number, error: string): void {
-    const errors = this.losses.errors.length < MAX_ERROR_TEXTS ? [...this.losses.errors, error] : this.losses.errors;
-    this.losses = { snapshots: this.losses.snapshots + 1, events: this.losses.events + events, errors };
+    this.addLosses(1, events, [error]);
   }
 
   private carryLosses(events: number, errors: readonly string[]): void {
-    const kept = [...this.losses.errors, ...errors].slice(0, MAX_ERROR_TEXTS);
-    this.losses = { snapshots: this.losses.snapshots, events: this.losses.events + events, errors: kept };
+    this.addLosses(0, events, errors);
+  }
+
+  private addLosses(snapshots: number, events: number, errors: readonly string[]): void {
+    const all = [...this.losses.errors, ...errors];
+    const kept = all.slice(0, MAX_ERROR_TEXTS);
+    const l = this.losses;
+    this.losses = { snapshots: l.snapshots + snapshots, events: l.events + events, errors: kept, omitted: l.omitted + all.length - kept.length };
   }
 
   private async saveLosses(): Promise<void> {

@@ -89,6 +89,17 @@ describe('spool', () => {
     assert.deepEqual(sink.times(), [at(2), at(3), at(4)]);
   });
 
+  it('counts the losses it cannot itemise: past 20 explanations, each further one is counted, across a reopen', async () => {
+    const dir = await tempDir();
+    const spool = await Spool.open({ dir, maxFiles: 1 });
+    for (let i = 0; i < 26; i++) await spool.put(snapshotAt(at(i)));
+    const reopened = await Spool.open({ dir, maxFiles: 1 });
+    const losses = await reopened.takeLosses();
+    assert.equal(losses.snapshots, 25);
+    assert.equal(losses.errors.length + losses.omitted, 25);
+    assert.equal(losses.errors.length, 20);
+  });
+
   it('bounds bytes as well as files', async () => {
     const dir = await tempDir();
     const probe = await Spool.open({ dir: await tempDir() });
