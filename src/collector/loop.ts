@@ -14,9 +14,9 @@ import type { Tracker } from './tracker.js';
  * The periodic loop: at every interval boundary, read all sources in parallel (each under a timeout), build
  * the snapshot, and hand it to the sink or, when the sink cannot take it, to the spool (replaying the spool
  * first, so the sink sees snapshots in time order). Only a snapshot whose data the sink refuses is dropped;
- * every dropped interval is counted and reported in a later snapshot's completeness record. Modelled on OpenTelemetry's periodic exporting reader: one tick
- * never overlaps the next (an overdue tick makes the next one be skipped and counted), every wait is bounded,
- * and an error is logged and counted without stopping the loop.
+ * every dropped interval is counted and reported in a later snapshot's completeness record. Modelled on
+ * OpenTelemetry's periodic exporting reader: one tick never overlaps the next (an overdue tick makes the next
+ * one be skipped and counted), every wait is bounded, and an error is logged and counted without stopping the loop.
  */
 
 export interface LoopOptions {
