@@ -22,7 +22,12 @@ export type OutputFormat = 'json' | 'table';
 export type NetnsMode = 'all' | 'self';
 
 export interface StoreArgs {
+  /** Server mode: the owner's login (migrations). */
   readonly databaseUrl: string | undefined;
+  /** Server mode: the collector's own login (conntrail_writer). */
+  readonly writerUrl: string | undefined;
+  /** Server mode: the API's own login (conntrail_reader). */
+  readonly readerUrl: string | undefined;
   readonly dataDir: string;
   readonly sqlPort: number;
   readonly sqlListen: string;
@@ -64,6 +69,8 @@ export const USAGE = generalHelp();
 
 const OPTIONS = {
   'database-url': { type: 'string' },
+  'writer-url': { type: 'string' },
+  'reader-url': { type: 'string' },
   'data-dir': { type: 'string' },
   'sql-port': { type: 'string' },
   'sql-listen': { type: 'string' },
@@ -116,6 +123,8 @@ function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
   const dataDir = v['data-dir'] ?? envValue(env, 'CONNTRAIL_DATA_DIR') ?? DEFAULTS.dataDir;
   return {
     databaseUrl: v['database-url'] ?? (env.DATABASE_URL || undefined),
+    writerUrl: v['writer-url'] ?? envValue(env, 'CONNTRAIL_WRITER_URL'),
+    readerUrl: v['reader-url'] ?? envValue(env, 'CONNTRAIL_READER_URL'),
     dataDir,
     sqlPort: int(v['sql-port'], 'sql-port', DEFAULTS.sqlPort, 0, 65535),
     sqlListen: v['sql-listen'] ?? DEFAULTS.sqlListen,
@@ -233,7 +242,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const store = storeArgs(v, env);
   switch (name) {
     case 'up': return { name, store, collector: collectorArgs(v, store), api: apiArgs(v, env) };
-    case 'collect': return { name, store, collector: collectorArgs(v, store) };
+    // A collector only writes: the one URL it is given, as --writer-url or --database-url, is its login.
+    case 'collect': return { name, store: { ...store, writerUrl: store.writerUrl ?? store.databaseUrl, databaseUrl: store.writerUrl ? store.databaseUrl : undefined }, collector: collectorArgs(v, store) };
     case 'serve': return { name, store, api: apiArgs(v, env) };
     case 'migrate': return { name, store };
     case 'sql': return { name, store };
@@ -245,4 +255,9 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       };
     }
   }
+}
+
+/** True when the store is a TimescaleDB server (some login URL given) rather than the embedded engine. */
+export function isServerMode(store: StoreArgs): boolean {
+  return Boolean(store.databaseUrl || store.writerUrl || store.readerUrl);
 }

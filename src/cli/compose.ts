@@ -13,7 +13,7 @@ import { AutoSource, EbpfSource, createSourceForMode } from '../collector/source
 import { ListeningSource } from '../collector/sources/listening-source.js';
 import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
 import { ProcfsSource } from '../collector/sources/procfs-source.js';
-import type { ApiArgs, CollectorArgs, Command } from './args.js';
+import { isServerMode, type ApiArgs, type CollectorArgs, type Command } from './args.js';
 import type { Log } from './log.js';
 import { logSqlEndpoint, openFromArgs } from './commands/store-commands.js';
 import { StoreSink } from './store-sink.js';
@@ -144,7 +144,7 @@ async function until(stopSignal: Promise<void>, parts: Running[], closeStore: ()
 }
 
 export async function runUp(command: Extract<Command, { name: 'up' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
-  const store = await openFromArgs(command.store, log);
+  const store = await openFromArgs(command.store, log, { logins: ['writer', 'reader'] });
   const parts: Running[] = [];
   try {
     parts.push(await startApi(command.api, store, log));
@@ -160,13 +160,15 @@ export async function runUp(command: Extract<Command, { name: 'up' }>, log: Log,
 
 export async function runCollect(command: Extract<Command, { name: 'collect' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
   // With a database URL the collector only writes; the server (or `conntrail up`) owns the schema.
-  const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined, maintenance: command.store.databaseUrl === undefined });
+  const embedded = !isServerMode(command.store);
+  const store = await openFromArgs(command.store, log, { migrate: embedded, maintenance: embedded, logins: ['writer'] });
   const collector = await startOrClose(() => startCollector(command.collector, new StoreSink(store.writer, log), log), store);
   await until(stopSignal, [collector], () => store.close(), log);
 }
 
 export async function runServe(command: Extract<Command, { name: 'serve' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
-  const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined });
+  const embedded = !isServerMode(command.store);
+  const store = await openFromArgs(command.store, log, { migrate: embedded, logins: ['reader'] });
   const api = await startOrClose(() => startApi(command.api, store, log), store);
   await until(stopSignal, [api], () => store.close(), log);
 }

@@ -16,7 +16,9 @@ export interface OptionDoc {
 }
 
 export const OPTION_DOCS = {
-  'database-url': { group: 'store', arg: 'URL', help: 'a TimescaleDB server (postgres://...) instead of the embedded store' },
+  'database-url': { group: 'store', arg: 'URL', help: "a TimescaleDB server (postgres://...) instead of the embedded store: the owner's login (migrations); collect alone takes it as its writer login" },
+  'writer-url': { group: 'store', arg: 'URL', help: "server mode: the collector's own login, as conntrail_writer (up, collect)" },
+  'reader-url': { group: 'store', arg: 'URL', help: "server mode: the API's own login, as conntrail_reader (up, serve)" },
   'data-dir': { group: 'store', arg: 'DIR', help: `the embedded store's data directory (default ${DEFAULTS.dataDir})` },
   'sql-port': { group: 'store', arg: 'N', help: `the embedded store's SQL endpoint port (default ${DEFAULTS.sqlPort}; 0 = any free port)` },
   'sql-listen': { group: 'store', arg: 'ADDR', help: `the SQL endpoint's listen address (default ${DEFAULTS.sqlListen})` },

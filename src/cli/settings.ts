@@ -36,7 +36,9 @@ export interface EnvVar {
 
 /** Every environment variable conntrail reads. */
 export const ENVIRONMENT: readonly EnvVar[] = Object.freeze([
-  { name: 'DATABASE_URL', flag: 'database-url', commands: ['up', 'collect', 'serve', 'migrate'], help: 'a TimescaleDB server instead of the embedded store' },
+  { name: 'DATABASE_URL', flag: 'database-url', commands: ['up', 'collect', 'serve', 'migrate'], help: "a TimescaleDB server instead of the embedded store: the owner's login (migrations)" },
+  { name: 'CONNTRAIL_WRITER_URL', flag: 'writer-url', commands: ['up', 'collect'], help: "server mode: the collector's own login (conntrail_writer)" },
+  { name: 'CONNTRAIL_READER_URL', flag: 'reader-url', commands: ['up', 'serve'], help: "server mode: the API's own login (conntrail_reader)" },
   { name: 'CONNTRAIL_DATA_DIR', flag: 'data-dir', commands: ['up', 'collect', 'serve', 'migrate', 'sql'], help: `the embedded store's data directory (default ${DEFAULTS.dataDir})` },
   { name: 'CONNTRAIL_READER_PASSWORD', commands: ['up', 'collect', 'serve', 'sql'], help: "the SQL endpoint's secret for conntrail_reader (BI tools); generated into <data-dir>-secrets/ when not given" },
   { name: 'CONNTRAIL_WRITER_PASSWORD', commands: ['up', 'collect', 'serve', 'sql'], help: "the SQL endpoint's secret for conntrail_writer (remote collectors); generated when not given" },
