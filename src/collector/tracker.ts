@@ -65,7 +65,7 @@ interface TrackedSocket {
   groupKey: string | null;
   /**
    * Set while the socket waits in a listener's accept queue, owned by no process yet, and no row of it was
-   * written: when it was first seen so. Its row waits (at most one interval) for the process that accepts it.
+   * written: when it was first seen so. Its row waits (one interval, 5 s at least) for the process that accepts it.
    */
   heldSinceMs: number | null;
 }
@@ -79,6 +79,12 @@ const DEFAULT_FORGET_INTERVALS = 20;
  * (TIME_WAIT, an orphan after close()) never gets one again.
  */
 const ACCEPT_QUEUE_STATES: ReadonlySet<SocketState> = new Set<SocketState>(['SYN_RECV', 'NEW_SYN_RECV', 'ESTABLISHED', 'CLOSE_WAIT']);
+
+/**
+ * How long at least a socket in the accept queue waits for its owner: a busy server may take a few seconds to
+ * accept, whatever the interval (with the default 15 s interval, one interval is longer).
+ */
+const MIN_OWNER_WAIT_MS = 5000;
 
 /** Counters of a socket whose first row is still to be written: its whole values count then. */
 const NOTHING_COUNTED: ReadonlyMap<SourceName, SourceCounters> = new Map();
@@ -191,10 +197,10 @@ export class Tracker {
 
     // Caught in the accept queue: one row now, without a process, and the next with the accepting one would
     // make one connection two (an ownerless server end and a process that seems to have none). The row waits
-    // one interval for the owner; still ownerless then, it is written as it is.
+    // for the owner (one interval, 5 s at least); still ownerless then, it is written as it is.
     // Only a socket with no row yet is held: one already written stays as it was.
     const holdSinceMs = heldSinceMs ?? (!known || deltas.reset ? timeMs : null);
-    if (holdSinceMs !== null && timeMs - holdSinceMs < this.intervalMs && process === null && m.inode === null && m.protocol === 'tcp'
+    if (holdSinceMs !== null && timeMs - holdSinceMs < Math.max(this.intervalMs, MIN_OWNER_WAIT_MS) && process === null && m.inode === null && m.protocol === 'tcp'
       && decision.direction === 'incoming' && ACCEPT_QUEUE_STATES.has(m.state)) {
       return this.hold(m.key, prior, {
         counters: NOTHING_COUNTED, lastSeenMs: timeMs, inode: null, process: null, direction: decision.direction, evidence: decision.evidence,

@@ -332,6 +332,15 @@ describe('tracker: a socket in the accept queue (no inode, no owner yet)', () =>
     assert.equal(only(at(t, 2, [queued])).newCount, 0);
   });
 
+  it('with a short interval, waits a few seconds for a busy server to accept', () => {
+    const t = tracker({ intervalMs: 1000 });
+    const tick = (i: number, observations: ReturnType<typeof obs>[]): readonly ConnectionRow[] =>
+      t.build({ timeMs: T0 + i * 1000, readings: [reading('procfs', observations, { listening })] }).connections;
+    for (let i = 0; i < 4; i++) assert.deepEqual(tick(i, [queued]), [], `tick ${i}`);
+    const owned = only(tick(4, [accepted]));
+    assert.deepEqual([owned.process, owned.newCount], [SERVER, 1]);
+  });
+
   it('its bytes counted before the owner came (eBPF: pid and inode from accept()) land in the first row', () => {
     const t = tracker();
     const ebpf = (extra: Parameters<typeof obs>[3]): ReturnType<typeof obs> =>
