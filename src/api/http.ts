@@ -10,6 +10,7 @@ import type { ApiContext } from './context.js';
 import type { ApiErrorCode } from './errors.js';
 import type { ApiLimits } from './limits.js';
 import type { ApiLogger } from './logger.js';
+import { serveStatic } from './static.js';
 
 export interface HttpHandlerOptions {
   readonly apollo: ApolloServer<ApiContext>;
@@ -19,6 +20,8 @@ export interface HttpHandlerOptions {
   readonly token: string | null;
   readonly context: () => ApiContext;
   readonly healthTimeoutMs?: number;
+  /** The built web UI served at `/` and `/assets/`; null serves none. */
+  readonly webRoot?: string | null;
 }
 
 class HttpFailure extends Error {
@@ -103,6 +106,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
     const url = new URL(req.url ?? '/', 'http://localhost');
     const handle = async (): Promise<void> => {
       if (url.pathname === '/healthz') return health(res, options.db, options.healthTimeoutMs ?? 2000);
+      if (url.pathname !== '/graphql' && options.webRoot && (await serveStatic(options.webRoot, url.pathname, req, res)) !== 'not-ui') return;
       if (url.pathname !== '/graphql') throw new HttpFailure(404, 'BAD_REQUEST', 'not found: the API is served at /graphql');
       if (token !== null && !tokenMatches(req.headers.authorization, token)) {
         throw new HttpFailure(401, 'UNAUTHENTICATED', 'a valid bearer token is required (Authorization: Bearer <API_TOKEN>)');

@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
 import { isLoopbackHost } from './loopback.js';
 import type { ApiLogger } from './logger.js';
 import { resolvers } from './resolvers/index.js';
+import { DEFAULT_WEB_ROOT } from './static.js';
 import { loadTypeDefs } from './schema.js';
 
 export interface ApiServerOptions {
@@ -36,6 +37,8 @@ export interface ApiServerOptions {
   /** Where the defaults above come from; process.env unless given. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly limits?: Partial<ApiLimits>;
+  /** The built web UI's directory, served at `/`; default the build's dist/web; null serves no UI. */
+  readonly webRoot?: string | null;
 }
 
 export interface ApiAddress {
@@ -109,7 +112,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       ],
     });
     await apollo.start();
-    http.on('request', createHttpHandler({ apollo, db: options.reader, limits, log, token, context: () => createContext(options.reader, limits, log) }));
+    http.on('request', createHttpHandler({ apollo, db: options.reader, limits, log, token, webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot, context: () => createContext(options.reader, limits, log) }));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);

@@ -1,0 +1,76 @@
+/** Loading what a view needs from the API: the map (with its since-diff), the traffic chart, host coverage. */
+import type { Api } from './api.js';
+import { buildDiff, type Diff } from './model.js';
+import { DIFF, HOSTS, MAP, TRAFFIC } from './queries.js';
+import { mapWindow, stepSeconds, type ViewState } from './state.js';
+import type { EdgeData, HostCoverage, TrafficPoint } from './types.js';
+
+/** Edges asked per map (the API's page ceiling is 1000). */
+export const MAP_LIMIT = 1000;
+/** Hosts whose completeness records are fetched (one aliased field each, within the API's alias limit). */
+const COVERAGE_HOSTS = 60;
+
+const iso = (t: number): string => new Date(t).toISOString();
+
+export interface MapData {
+  readonly edges: readonly EdgeData[];
+  readonly totalEdges: number;
+  readonly resolution: string;
+  readonly diff: Diff | null;
+}
+
+function talkerFilter(s: ViewState): Record<string, unknown> | null {
+  const f = s.filters;
+  const out: Record<string, unknown> = {};
+  if (f.host) out.hosts = f.host.split(',').map((h) => h.trim()).filter(Boolean);
+  if (f.process) out.processName = f.process;
+  if (f.address) out.address = f.address;
+  if (f.port !== null) out.port = f.port;
+  if (f.match.length > 0) out.match = f.match;
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+export async function loadMap(api: Api, s: ViewState): Promise<MapData> {
+  const w = mapWindow(s);
+  const filter = talkerFilter(s);
+  const common = { groupBy: s.group, filter, limit: MAP_LIMIT };
+  const mapQuery = api.query<{ talkers: { resolution: string; totalEdges: number; edges: EdgeData[] } }>(MAP, { range: { from: iso(w.from), to: iso(w.to) }, ...common });
+  let diffQuery: Promise<Diff | null> = Promise.resolve(null);
+  if (s.since !== null && s.since > w.from && s.since < w.to) {
+    // The ledger needs history before `since` so that "first seen" means "new": the whole view range at least.
+    const ledgerFrom = Math.min(s.from, w.from, s.since - (w.to - w.from));
+    diffQuery = api.query<{ fresh: Array<{ id: string }>; before: EdgeData[]; after: Array<{ id: string }> }>(DIFF, {
+      ledger: { from: iso(ledgerFrom), to: iso(w.to) }, before: { from: iso(ledgerFrom), to: iso(s.since) }, after: { from: iso(s.since), to: iso(w.to) },
+      since: iso(s.since), ...common,
+    }).then((d) => buildDiff(d.fresh, d.before.filter((e) => Date.parse(e.lastSeen) >= w.from), d.after));
+  }
+  const [map, diff] = await Promise.all([mapQuery, diffQuery]);
+  return { edges: map.talkers.edges, totalEdges: map.talkers.totalEdges, resolution: map.talkers.resolution, diff };
+}
+
+/** Traffic as clients recorded it (outgoing), so a connection seen by both of its hosts counts once. */
+export async function loadTraffic(api: Api, s: ViewState): Promise<TrafficPoint[]> {
+  const f = s.filters;
+  const filter: Record<string, unknown> = { direction: 'OUTGOING' };
+  if (f.host) filter.hosts = f.host.split(',').map((h) => h.trim()).filter(Boolean);
+  if (f.process) filter.processName = f.process;
+  if (f.address) filter.address = f.address;
+  if (f.port !== null) filter.port = f.port;
+  const data = await api.query<{ traffic: TrafficPoint[] }>(TRAFFIC, { range: { from: iso(s.from), to: iso(s.to) }, step: stepSeconds(s.from, s.to), filter });
+  return data.traffic;
+}
+
+/** Each known host's completeness over the range: no records = no data, gaps = partial data. */
+export async function loadCoverage(api: Api, s: ViewState): Promise<Map<string, HostCoverage>> {
+  const { hosts } = await api.query<{ hosts: Array<{ id: string; firstSeen: string; lastSeen: string }> }>(HOSTS);
+  const relevant = hosts.filter((h) => Date.parse(h.lastSeen) >= s.from - 86_400_000).slice(0, COVERAGE_HOSTS);
+  if (relevant.length === 0) return new Map();
+  const vars: Record<string, unknown> = { range: { from: iso(s.from), to: iso(s.to) } };
+  const fields = relevant.map((h, i) => {
+    vars[`h${i}`] = h.id;
+    return `c${i}: snapshots(host: $h${i}, range: $range, first: 1) { recorded gaps { from to } }`;
+  });
+  const doc = `query Coverage($range: TimeRange!, ${relevant.map((_, i) => `$h${i}: ID!`).join(', ')}) { ${fields.join('\n')} }`;
+  const data = await api.query<Record<string, { recorded: number; gaps: Array<{ from: string; to: string }> }>>(doc, vars);
+  return new Map(relevant.map((h, i) => [h.id, { id: h.id, recorded: data[`c${i}`]?.recorded ?? 0, gaps: data[`c${i}`]?.gaps ?? [] }]));
+}
