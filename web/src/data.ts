@@ -1,12 +1,15 @@
 /** Loading what a view needs from the API: the map (with its since-diff), the traffic chart, host coverage. */
 import type { Api } from './api.js';
-import { buildDiff, type Diff } from './model.js';
+import { buildDiff, num, type Diff } from './model.js';
 import { DIFF, HOSTS, MAP, TRAFFIC } from './queries.js';
 import { mapWindow, stepSeconds, type ViewState } from './state.js';
 import type { EdgeData, HostCoverage, TrafficPoint } from './types.js';
 
-/** Edges asked per map (the API's page ceiling is 1000). */
-export const MAP_LIMIT = 1000;
+/**
+ * Edges asked per map: with every field the map and its details read (NAT hops included), 350 edges stay under
+ * the API's default cost ceiling (100,000) even for the three-list since-diff. The status line says when more exist.
+ */
+export const MAP_LIMIT = 350;
 /** Hosts whose completeness records are fetched (one aliased field each, within the API's alias limit). */
 const COVERAGE_HOSTS = 60;
 
@@ -48,16 +51,34 @@ export async function loadMap(api: Api, s: ViewState): Promise<MapData> {
   return { edges: map.talkers.edges, totalEdges: map.talkers.totalEdges, resolution: map.talkers.resolution, diff };
 }
 
-/** Traffic as clients recorded it (outgoing), so a connection seen by both of its hosts counts once. */
+/**
+ * Traffic per step, counted once: a connection between two observed hosts is recorded by both (outgoing at the
+ * client, incoming at the server), one seen from one side only by that side; so each step shows the larger of the
+ * two directions' totals.
+ */
 export async function loadTraffic(api: Api, s: ViewState): Promise<TrafficPoint[]> {
   const f = s.filters;
-  const filter: Record<string, unknown> = { direction: 'OUTGOING' };
+  const filter: Record<string, unknown> = {};
   if (f.host) filter.hosts = f.host.split(',').map((h) => h.trim()).filter(Boolean);
   if (f.process) filter.processName = f.process;
   if (f.address) filter.address = f.address;
   if (f.port !== null) filter.port = f.port;
-  const data = await api.query<{ traffic: TrafficPoint[] }>(TRAFFIC, { range: { from: iso(s.from), to: iso(s.to) }, step: stepSeconds(s.from, s.to), filter });
-  return data.traffic;
+  const data = await api.query<{ out: TrafficPoint[]; in: TrafficPoint[] }>(TRAFFIC, {
+    range: { from: iso(s.from), to: iso(s.to) }, step: stepSeconds(s.from, s.to), out: { ...filter, direction: 'OUTGOING' }, in: { ...filter, direction: 'INCOMING' },
+  });
+  const byTime = new Map<string, TrafficPoint>();
+  for (const p of [...data.out, ...data.in]) {
+    const seen = byTime.get(p.time);
+    const total = (x: TrafficPoint): number => num(x.bytesSent) + num(x.bytesReceived);
+    if (!seen) byTime.set(p.time, p);
+    else byTime.set(p.time, {
+      time: p.time,
+      bytesSent: total(p) > total(seen) ? p.bytesSent : seen.bytesSent,
+      bytesReceived: total(p) > total(seen) ? p.bytesReceived : seen.bytesReceived,
+      connections: Math.max(num(p.connections), num(seen.connections)),
+    });
+  }
+  return [...byTime.values()].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
 }
 
 /** Each known host's completeness over the range: no records = no data, gaps = partial data. */

@@ -10,15 +10,18 @@ import { edgeDetails, nodeDetails, type DetailsContext } from './details.js';
 import { byId, el, utc } from './dom.js';
 import { sentenceFor, UiError } from './errors.js';
 import { createMap, type MapView } from './map.js';
-import { buildModel, edgeKey, nodeKey, type MapModel } from './model.js';
+import { buildModel, collapseHosts, edgeKey, nodeKey, type MapModel } from './model.js';
 import { mapWindow, parseState, presetState, serializeState, stepSeconds, stepStarts, type ViewState } from './state.js';
 import type { HostCoverage, TrafficPoint } from './types.js';
+import type { EdgeSingular, NodeSingular } from 'cytoscape';
 
 type Reload = 'all' | 'map' | 'model';
 
 /** What the page exposes for its browser tests and bench: a read-only summary of what is drawn. */
 export interface PageProbe {
   readonly renders: number;
+  /** Where an element is drawn, in CSS pixels relative to the map's container (to click it). */
+  position(id: string): { x: number; y: number } | null;
   summary(): { nodes: Array<{ id: string; label: string; classes: string[]; parent: string | null }>; edges: Array<{ id: string; source: string; target: string; label: string; classes: string[] }> };
 }
 
@@ -39,6 +42,12 @@ function start(): void {
 
   const probe: PageProbe = {
     get renders() { return renders; },
+    position: (id) => {
+      const found = map.cy.getElementById(id);
+      if (found.empty()) return null;
+      const p = found.isEdge() ? (found as EdgeSingular).renderedMidpoint() : (found as NodeSingular).renderedPosition();
+      return { x: p.x, y: p.y };
+    },
     summary: () => ({
       nodes: map.cy.nodes().map((n) => ({ id: n.id(), label: String(n.data('label')), classes: n.classes(), parent: (n.data('parent') as string | undefined) ?? null })),
       edges: map.cy.edges().map((e) => ({ id: e.id(), source: e.source().id(), target: e.target().id(), label: String(e.data('label')), classes: e.classes() })),
@@ -97,8 +106,12 @@ function start(): void {
     close.addEventListener('click', () => apply({ ...state, selection: null }, 'model'));
     const all = [...data.edges, ...(data.diff?.gone ?? [])];
     const edge = all.find((e) => edgeKey(e.id) === key);
-    const node = all.flatMap((e) => [e.client.node, e.server.node]).find((n) => nodeKey(n.id) === key);
-    const body = edge ? edgeDetails(ctx, edge) : node ? nodeDetails(ctx, node) : el('p', { class: 'note' }, 'The selection is not on the map in this window.');
+    const node = key.startsWith('h:')
+      ? { id: key, kind: 'HOST' as const, name: key.slice(2), containerId: null, address: null, host: { id: key.slice(2) }, process: null }
+      : all.flatMap((e) => [e.client.node, e.server.node]).find((n) => nodeKey(n.id) === key);
+    const merged = model?.edges.find((e) => e.id === key && key.startsWith('c:'));
+    const body = merged ? el('div', {}, el('h2', {}, merged.label), el('p', { class: 'note' }, 'Edges of a collapsed host, merged: double-click the host to unfold them.'))
+      : edge ? edgeDetails(ctx, edge) : node ? nodeDetails(ctx, node) : el('p', { class: 'note' }, 'The selection is not on the map in this window.');
     details.replaceChildren(close, body);
     details.hidden = false;
   };
@@ -115,7 +128,7 @@ function start(): void {
 
   const rebuild = (fit: boolean): void => {
     if (!data) return;
-    model = buildModel(data.edges, data.diff, state.search);
+    model = collapseHosts(buildModel(data.edges, data.diff, state.search), new Set(state.collapsed));
     map.render(model, fit);
     renders += 1;
     document.body.dataset.renders = String(renders);
@@ -130,6 +143,8 @@ function start(): void {
     if (what === 'model') { rebuild(fit); document.body.dataset.state = 'ready'; return; }
     try {
       const mapP = loadMap(api, state);
+      // Awaited below; a failure while the others are awaited must not count as unhandled meanwhile.
+      mapP.catch(() => undefined);
       if (what === 'all') {
         const [t, c] = await Promise.all([loadTraffic(api, state), loadCoverage(api, state)]);
         if (mine !== generation) return;
@@ -155,6 +170,14 @@ function start(): void {
   };
 
   map.onSelect((key) => apply({ ...state, selection: key }, 'model'));
+  // Double-click on a host box (or its collapsed node) folds it into one node, or unfolds it.
+  map.cy.on('dbltap', 'node', (ev) => {
+    const id = String(ev.target.id());
+    const host = id.startsWith('h:') ? id.slice(2) : null;
+    if (!host) return;
+    const collapsed = state.collapsed.includes(host) ? state.collapsed.filter((h) => h !== host) : [...state.collapsed, host];
+    apply({ ...state, collapsed, selection: null }, 'model');
+  });
   byId('preset').addEventListener('change', () => {
     const p = readPreset();
     if (p === 'abs') { byId('absolute').hidden = false; return; }

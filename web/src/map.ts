@@ -25,6 +25,8 @@ const STYLE: StylesheetJson = [
   { selector: 'edge.match-nat-resolved', style: { 'line-color': '#e45756', 'target-arrow-color': '#e45756', 'line-style': 'dashed', 'line-dash-pattern': [8, 4] } },
   { selector: 'edge.match-client-only', style: { 'line-color': '#b0b0b0', 'target-arrow-color': '#b0b0b0', 'line-style': 'dotted' } },
   { selector: 'edge.match-server-only', style: { 'line-color': '#b0b0b0', 'target-arrow-color': '#b0b0b0', 'line-style': 'dotted', 'source-arrow-shape': 'tee', 'source-arrow-color': '#b0b0b0' } },
+  { selector: 'node.collapsed', style: { shape: 'round-rectangle', width: 60, height: 36, 'background-color': '#8a99a8', 'font-weight': 'bold' } },
+  { selector: 'edge.merged', style: { 'line-style': 'solid', opacity: 0.8 } },
   { selector: '.new', style: { 'overlay-color': '#f58518', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
   { selector: 'edge.new', style: { 'line-color': '#f58518', 'target-arrow-color': '#f58518' } },
   { selector: '.gone', style: { opacity: 0.3, 'line-style': 'dashed' } },
@@ -46,7 +48,7 @@ export function createMap(container: HTMLElement): MapView {
   const emit = (key: string | null): void => { for (const h of handlers) h(key); };
   cy.on('tap', 'node, edge', (ev) => {
     const id = String(ev.target.id());
-    emit(id.startsWith('h:') ? null : id);
+    emit(id.startsWith('h:') && ev.target.isParent() ? null : id);
   });
   cy.on('tap', (ev) => { if (ev.target === cy) emit(null); });
   let firstRender = true;

@@ -132,3 +132,38 @@ export function buildDiff(fresh: ReadonlyArray<{ id: string }>, before: readonly
   for (const e of before) { knownBefore.add(e.client.node.id); knownBefore.add(e.server.node.id); }
   return { fresh: new Set(fresh.map((e) => e.id)), gone: before.filter((e) => !afterIds.has(e.id)), knownBefore };
 }
+
+/**
+ * Collapses host boxes (pure): each collapsed host becomes one node standing for everything drawn in it, and the
+ * edges touching it are merged per (source, target), counts summed, so a 500-node map can be read host by host.
+ */
+export function collapseHosts(model: MapModel, collapsed: ReadonlySet<string>): MapModel {
+  if (collapsed.size === 0) return model;
+  const into = new Map<string, string>();
+  const members = new Map<string, number>();
+  for (const n of model.nodes) {
+    if (n.parent && collapsed.has(n.parent.slice(2))) {
+      into.set(n.id, n.parent);
+      members.set(n.parent, (members.get(n.parent) ?? 0) + 1);
+    }
+  }
+  const nodes = model.nodes.filter((n) => !into.has(n.id)).map((n) => (members.has(n.id)
+    ? { ...n, label: `${n.label} (${members.get(n.id)} collapsed)`, classes: [...n.classes, 'collapsed'] }
+    : n));
+  const merged = new Map<string, MapEdge & { count: number }>();
+  const edges: MapEdge[] = [];
+  for (const e of model.edges) {
+    const source = into.get(e.source) ?? e.source;
+    const target = into.get(e.target) ?? e.target;
+    if (source === e.source && target === e.target) { edges.push(e); continue; }
+    const id = `c:${source}>${target}`;
+    const seen = merged.get(id);
+    const conns = num(e.edge.connections) + (seen ? num(seen.edge.connections) : 0);
+    const bytesSent = num(e.edge.bytesSent) + (seen ? num(seen.edge.bytesSent) : 0);
+    const bytesReceived = num(e.edge.bytesReceived) + (seen ? num(seen.edge.bytesReceived) : 0);
+    const edge = { ...(seen?.edge ?? e.edge), connections: conns, bytesSent, bytesReceived };
+    const classes = seen ? [...new Set([...seen.classes, ...e.classes])] : [...e.classes, 'merged'];
+    merged.set(id, { id, source, target, label: `${conns} conn${conns === 1 ? '' : 's'} · ${(seen?.count ?? 0) + 1} edges`, width: edgeWidth(edge), classes, edge, count: (seen?.count ?? 0) + 1 });
+  }
+  return { nodes, edges: [...edges, ...[...merged.values()].map(({ count: _count, ...rest }) => rest)] };
+}

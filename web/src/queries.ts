@@ -1,6 +1,6 @@
 /** The GraphQL documents the UI sends; one request per redraw. */
 const NODE = 'id kind name containerId address host { id } process { pid name startedAt }';
-const ENDPOINT = `node { ${NODE} } address addresses port containerId host { id } process { pid name startedAt }`;
+const ENDPOINT = `node { ${NODE} } address port host { id } process { pid name startedAt }`;
 const TUPLE = 'source sourcePort destination destinationPort';
 export const EDGE_FIELDS = `id protocol match matches { match connections } connections bytesSent bytesReceived firstSeen lastSeen
   client { ${ENDPOINT} } server { ${ENDPOINT} }
@@ -16,8 +16,9 @@ export const DIFF = `query Diff($ledger: TimeRange!, $before: TimeRange!, $after
   after: edges(range: $after, groupBy: $groupBy, filter: $filter, limit: $limit) { id }
 }`;
 
-export const TRAFFIC = `query Traffic($range: TimeRange!, $step: Int!, $filter: TrafficFilter) {
-  traffic(range: $range, step: $step, filter: $filter) { time bytesSent bytesReceived connections }
+export const TRAFFIC = `query Traffic($range: TimeRange!, $step: Int!, $out: TrafficFilter, $in: TrafficFilter) {
+  out: traffic(range: $range, step: $step, filter: $out) { time bytesSent bytesReceived connections }
+  in: traffic(range: $range, step: $step, filter: $in) { time bytesSent bytesReceived connections }
 }`;
 
 export const HOSTS = `query Hosts { hosts { id firstSeen lastSeen } }`;

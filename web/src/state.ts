@@ -32,8 +32,10 @@ export interface ViewState {
   /** "What is new since": null = no diff. */
   readonly since: number | null;
   readonly search: string;
-  /** 'n:<node id>' or 'e:<edge id>'. */
+  /** 'n:<node id>', 'e:<edge id>', 'h:<collapsed host>' or 'c:<merged edge>'. */
   readonly selection: string | null;
+  /** Host boxes drawn as one node each. */
+  readonly collapsed: readonly string[];
 }
 
 export const NO_FILTERS: Filters = { host: '', process: '', address: '', port: null, match: [] };
@@ -43,7 +45,7 @@ export function presetState(preset: Preset, now: number): Pick<ViewState, 'from'
 }
 
 export function defaultState(now: number): ViewState {
-  return { ...presetState('1h', now), group: 'PROCESS', filters: NO_FILTERS, since: null, search: '', selection: null };
+  return { ...presetState('1h', now), group: 'PROCESS', filters: NO_FILTERS, since: null, search: '', selection: null, collapsed: [] };
 }
 
 function time(value: string | null): number | null {
@@ -75,7 +77,8 @@ export function parseState(search: string, now: number): ViewState {
     },
     since: time(p.get('since')),
     search: p.get('q') ?? '',
-    selection: /^[ne]:/.test(p.get('sel') ?? '') ? p.get('sel') : null,
+    selection: /^[nech]:/.test(p.get('sel') ?? '') ? p.get('sel') : null,
+    collapsed: p.getAll('collapse').filter(Boolean),
   };
 }
 
@@ -95,6 +98,7 @@ export function serializeState(s: ViewState): string {
   if (s.since !== null) p.set('since', new Date(s.since).toISOString());
   if (s.search) p.set('q', s.search);
   if (s.selection) p.set('sel', s.selection);
+  for (const host of s.collapsed) p.append('collapse', host);
   return `?${p.toString()}`;
 }
 

@@ -15,11 +15,9 @@ export interface NodeData {
 export interface Endpoint {
   readonly node: NodeData;
   readonly address: string | null;
-  readonly addresses: readonly string[];
   readonly port: number | null;
   readonly host: HostRef | null;
   readonly process: ProcessRef | null;
-  readonly containerId: string | null;
 }
 export interface NatTuple { readonly source: string; readonly sourcePort: number | null; readonly destination: string; readonly destinationPort: number | null }
 export interface NatHop {
