@@ -63,7 +63,7 @@ test('GET / serves the built page without a token; it names its hashed script an
 });
 
 test('nothing outside the build directory is reachable, and other paths and methods are refused', async () => {
-  for (const path of ['/assets/../../../package.json', '/assets/..%2f..%2f..%2fpackage.json', '/assets/%2e%2e/index.html', '/assets/.hidden.js',
+  for (const path of ['/assets/../../../package.json', '/assets/..%2f..%2f..%2fpackage.json', '/assets/%2e%2e%2f%2e%2e%2fpackage.json', '/assets/%2e%2e/%2e%2e/%2e%2e/package.json', '/assets/.hidden.js',
     '/assets/sub/dir.js', '/assets/nope.js', '/assets/app.exe', '/package.json', '/src/api/static.ts', '/etc/passwd']) {
     const res = await raw(path);
     assert.equal(res.status, 404, `${path} answered ${res.status}`);

@@ -99,7 +99,11 @@ function start(): void {
   const renderDetails = (): void => {
     const key = state.selection;
     map.select(key);
-    if (!key || !data) { details.hidden = true; details.replaceChildren(); return; }
+    if (!key || !data) {
+      if (!details.hidden) { details.hidden = true; map.cy.resize(); }
+      details.replaceChildren();
+      return;
+    }
     const w = mapWindow(state);
     const ctx: DetailsContext = { api, range: { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() }, coverage };
     const close = el('button', { type: 'button', class: 'close', 'aria-label': 'close details' }, '×');
@@ -113,7 +117,8 @@ function start(): void {
     const body = merged ? el('div', {}, el('h2', {}, merged.label), el('p', { class: 'note' }, 'Edges of a collapsed host, merged: double-click the host to unfold them.'))
       : edge ? edgeDetails(ctx, edge) : node ? nodeDetails(ctx, node) : el('p', { class: 'note' }, 'The selection is not on the map in this window.');
     details.replaceChildren(close, body);
-    details.hidden = false;
+    // The map's container narrows when the panel opens: Cytoscape must re-read its size to keep clicks aligned.
+    if (details.hidden) { details.hidden = false; map.cy.resize(); }
   };
 
   const renderChart = (): void => {
