@@ -133,8 +133,13 @@ function start(): void {
 
   const rebuild = (fit: boolean): void => {
     if (!data) return;
+    performance.mark('conntrail:model-start');
     model = collapseHosts(buildModel(data.edges, data.diff, state.search), new Set(state.collapsed));
+    performance.mark('conntrail:draw-start');
     map.render(model, fit);
+    // Phases for the bench: building the model, handing it to the graph library.
+    performance.measure('conntrail:model', 'conntrail:model-start', 'conntrail:draw-start');
+    performance.measure('conntrail:draw', 'conntrail:draw-start');
     renders += 1;
     document.body.dataset.renders = String(renders);
     renderStatus();

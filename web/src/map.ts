@@ -60,9 +60,12 @@ export function createMap(container: HTMLElement): MapView {
       const defs = elements(model);
       const wanted = new Set(defs.map((d) => d.data.id as string));
       const positions = gridLayout(model.nodes);
+      // Big maps draw straight edges: Bezier bundles of 2,000 edges cost most of a frame (Cytoscape's own advice).
+      cy.style().selector('edge').style('curve-style', model.edges.length > 600 ? 'straight' : 'bezier').update();
       cy.batch(() => {
         cy.elements().filter((el) => !wanted.has(el.id())).remove();
-        // Parents first so children can be attached to them.
+        const added: ElementDefinition[] = [];
+        // Parents first (defs list them first) so children can be attached to them.
         for (const d of defs) {
           const id = d.data.id as string;
           const el = cy.getElementById(id);
@@ -73,9 +76,11 @@ export function createMap(container: HTMLElement): MapView {
             el.data(d.data);
             el.classes(d.classes as string[]);
           } else {
-            cy.add({ ...d, ...(d.group === 'nodes' && positions.has(id) ? { position: { ...positions.get(id)! } } : {}) });
+            added.push({ ...d, ...(d.group === 'nodes' && positions.has(id) ? { position: { ...positions.get(id)! } } : {}) });
           }
         }
+        // One add for every new element: per-element adds re-index the collection each time.
+        if (added.length > 0) cy.add(added);
         cy.nodes().forEach((n) => {
           const p = positions.get(n.id());
           if (p && !n.isParent()) n.position({ ...p });
