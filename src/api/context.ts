@@ -6,14 +6,18 @@ import type { Database } from '../store/database.js';
 import type { ApiLimits } from './limits.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { ApiLogger } from './logger.js';
+import { RootGate } from './root-gate.js';
 
 export interface ApiContext {
   readonly db: Database;
   readonly loaders: Loaders;
   readonly limits: ApiLimits;
   readonly log: ApiLogger;
+  /** Counts the root fields still resolving, so batches that should see the whole request can wait for them. */
+  readonly gate: RootGate;
 }
 
 export function createContext(db: Database, limits: ApiLimits, log: ApiLogger): ApiContext {
-  return { db, loaders: createLoaders(db), limits, log };
+  const gate = new RootGate();
+  return { db, loaders: createLoaders(db, gate), limits, log, gate };
 }

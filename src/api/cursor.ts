@@ -4,7 +4,7 @@
  */
 import { ApiError } from './errors.js';
 
-export type CursorKind = 'connection' | 'nat' | 'process' | 'snapshot';
+export type CursorKind = 'connection' | 'nat' | 'process' | 'snapshot' | 'listener';
 
 export function encodeCursor(kind: CursorKind, key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify([kind, ...key]), 'utf8').toString('base64url');

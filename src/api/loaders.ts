@@ -5,9 +5,11 @@
  */
 import DataLoader from 'dataloader';
 import type { Database } from '../store/database.js';
+import { fleetCoverage, type FleetCoverage } from '../domain/fleet-coverage.js';
+import type { RootGate } from './root-gate.js';
 import {
-  fetchConnectionPages, fetchCoverage, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
-  type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type Page, type ProcessKeyset,
+  fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchListenerPages, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
+  type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type ListenerFilter, type ListenerKey, type ListenerRecord, type Page, type ProcessKeyset,
   type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeWindow,
 } from '../store/queries/index.js';
 
@@ -44,6 +46,14 @@ export interface CoverageKey extends Keyed {
   readonly window: TimeWindow;
 }
 
+export interface ListenerPageKey extends Keyed {
+  readonly parent: { readonly kind: 'host'; readonly hostId: string } | { readonly kind: 'process'; readonly process: ProcessParent };
+  readonly window: TimeWindow;
+  readonly filter: ListenerFilter | null;
+  readonly first: number;
+  readonly after: ListenerKey | null;
+}
+
 export interface Loaders {
   readonly host: DataLoader<string, HostRecord | null>;
   readonly process: DataLoader<ProcessParent, ProcessRecord | null, string>;
@@ -51,6 +61,12 @@ export interface Loaders {
   readonly processPage: DataLoader<ProcessPageKey, Page<ProcessRecord>, string>;
   readonly snapshotPage: DataLoader<SnapshotPageKey, Page<SnapshotRecord>, string>;
   readonly coverage: DataLoader<CoverageKey, Coverage | null, string>;
+  /**
+   * Which hosts had (complete) data in a window: one statement per batch, whatever the number of windows in it,
+   * and the batch waits for every root field of the request, so a request reads the snapshots at most once.
+   */
+  readonly fleetCoverage: DataLoader<TimeWindow, FleetCoverage, string>;
+  readonly listenerPage: DataLoader<ListenerPageKey, Page<ListenerRecord>, string>;
 }
 
 const EMPTY_PAGE: Page<never> = Object.freeze({ rows: [], hasNextPage: false }) as Page<never>;
@@ -74,7 +90,7 @@ export function argsKeyOf(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function createLoaders(db: Database): Loaders {
+export function createLoaders(db: Database, gate: RootGate): Loaders {
   return {
     host: new DataLoader<string, HostRecord | null>(async (ids) => {
       const rows = await hostsByIds(db, ids);
@@ -103,5 +119,17 @@ export function createLoaders(db: Database): Loaders {
       return fetchSnapshotPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
     coverage: groupedLoader<CoverageKey, Coverage | null>(async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
+    fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(async (windows) => {
+      const facts = await fetchFleetCoverage(db, windows);
+      return windows.map((w, i) => fleetCoverage(w, facts.hosts[i] ?? [], facts.keptFromMs));
+    }, { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}`, batchScheduleFn: (dispatch) => gate.whenIdle(dispatch) }),
+    // argsKey includes the parent kind, so a batch is all hosts or all processes.
+    listenerPage: groupedLoader<ListenerPageKey, Page<ListenerRecord>>(async (keys) => {
+      const k0 = keys[0]!;
+      const scope = k0.parent.kind === 'host'
+        ? { kind: 'hosts' as const, hostIds: keys.flatMap((k) => (k.parent.kind === 'host' ? [k.parent.hostId] : [])) }
+        : { kind: 'processes' as const, processes: keys.flatMap((k) => (k.parent.kind === 'process' ? [k.parent.process] : [])) };
+      return fetchListenerPages(db, scope, k0.window, k0.filter, { first: k0.first, after: k0.after });
+    }, EMPTY_PAGE),
   };
 }

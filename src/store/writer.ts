@@ -69,7 +69,8 @@ export class SnapshotWriter {
     const written = await this.db.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO conntrail.hosts (host_id, first_seen, last_seen) VALUES ($1, to_timestamp($2 / 1000.0), to_timestamp($2 / 1000.0))
-         ON CONFLICT (host_id) DO UPDATE SET last_seen = GREATEST(conntrail.hosts.last_seen, EXCLUDED.last_seen)`,
+         ON CONFLICT (host_id) DO UPDATE SET first_seen = LEAST(conntrail.hosts.first_seen, EXCLUDED.first_seen),
+           last_seen = GREATEST(conntrail.hosts.last_seen, EXCLUDED.last_seen)`,
         [snapshot.hostId, snapshot.timeMs],
       );
       const fresh = await tx.query(

@@ -136,6 +136,7 @@ export const entityTypes = {
     host: (s: SnapshotRecord): HostParent => ({ id: s.hostId }),
     time: (s: SnapshotRecord) => s.timeMs,
     writtenAt: (s: SnapshotRecord) => s.writtenAtMs,
-    degraded: (s: SnapshotRecord) => s.sources.some((r) => !r.ok) || s.eventsLost > 0 || s.rowsRejected > 0 || s.errors.length > 0,
+    // The same test as fleet coverage's "incomplete" (src/store/queries/coverage.ts): a source that lost events counts.
+    degraded: (s: SnapshotRecord) => s.sources.some((r) => !r.ok || r.lost > 0) || s.eventsLost > 0 || s.rowsRejected > 0 || s.errors.length > 0,
   },
 };

@@ -13,6 +13,7 @@ import type { ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPid, checkPort, checkRange, type RangeInput } from '../limits.js';
+import { resolveWindow, type CoverageParent } from './coverage.js';
 import { hostRef, relayPage, type ConnectionPageParent, type HostParent, type ProcessParentRef } from './shapes.js';
 
 const DEFAULT_PAGE = 100;
@@ -62,12 +63,12 @@ function targetsOf(groups: readonly NatGroup[], role: 'BACKEND' | 'ORIGINAL_SOUR
 }
 
 export const recordQueries = {
-  async connections(_: unknown, args: { range: RangeInput; filter?: ConnectionFilterInput | null; first?: number | null; after?: string | null }, ctx: ApiContext): Promise<ConnectionPageParent<ConnectionRecord>> {
+  async connections(_: unknown, args: { range: RangeInput; filter?: ConnectionFilterInput | null; first?: number | null; after?: string | null }, ctx: ApiContext): Promise<ConnectionPageParent<ConnectionRecord> & CoverageParent> {
     const window = checkRange(args.range, ctx.limits.maxRawRangeMs, 'raw rows');
     const first = checkPageSize(ctx.limits, args.first, DEFAULT_PAGE, 'first');
     const after = decodeCursor('connection', args.after, isConnectionKey);
     const pages = await fetchConnectionPages(ctx.db, { kind: 'all' }, window, checkConnectionFilter(args.filter), { first, after });
-    return relayPage('connection', pages.get('') ?? { rows: [], hasNextPage: false }, after !== null);
+    return { ...relayPage('connection', pages.get('') ?? { rows: [], hasNextPage: false }, after !== null), window };
   },
 
   async nat(_: unknown, args: { range: RangeInput; address: string; port?: number | null; first?: number | null; after?: string | null }, ctx: ApiContext): Promise<ConnectionPageParent<NatRecord>> {
@@ -101,7 +102,8 @@ export const recordQueries = {
         process: owner && owner.pid !== null && owner.startedUs !== null ? { hostId: owner.hostId, pid: owner.pid, startedUs: owner.startedUs, name: owner.processName } : null,
       };
     });
-    return { address, port, at: args.at, translated: found.length > 0, targets: resolved };
+    // Whether SELF is an answer or NO_DATA is decided by the Resolved fields (coverage.ts), read only when asked.
+    return { address, port, at: args.at, translated: found.length > 0, targets: resolved, coverageWindow: resolveWindow(args.at, withinMs) };
   },
 
   async traffic(_: unknown, args: { range: RangeInput; step: number; filter?: (Omit<ConnectionFilterInput, 'pid' | 'state'>) | null }, ctx: ApiContext): Promise<TrafficPoint[]> {
