@@ -1,7 +1,7 @@
 /** Loading what a view needs from the API: the map (with its since-diff), the traffic chart, host coverage. */
 import type { Api } from './api.js';
 import { buildDiff, num, type Diff } from './model.js';
-import { DIFF, HOSTS, MAP, TRAFFIC } from './queries.js';
+import { COVERAGE, DIFF, MAP, TRAFFIC } from './queries.js';
 import { mapWindow, stepSeconds, type ViewState } from './state.js';
 import type { EdgeData, HostCoverage, TrafficPoint } from './types.js';
 
@@ -10,8 +10,6 @@ import type { EdgeData, HostCoverage, TrafficPoint } from './types.js';
  * the API's default cost ceiling (100,000) even for the three-list since-diff. The status line says when more exist.
  */
 export const MAP_LIMIT = 350;
-/** Hosts whose completeness records are fetched (one aliased field each, within the API's alias limit). */
-const COVERAGE_HOSTS = 60;
 
 const iso = (t: number): string => new Date(t).toISOString();
 
@@ -20,6 +18,9 @@ export interface MapData {
   readonly totalEdges: number;
   readonly resolution: string;
   readonly diff: Diff | null;
+  /** The map window's coverage: how many hosts reported, and whether every expected host did so completely. */
+  readonly reporting: number;
+  readonly complete: boolean;
 }
 
 function talkerFilter(s: ViewState): Record<string, unknown> | null {
@@ -37,7 +38,7 @@ export async function loadMap(api: Api, s: ViewState): Promise<MapData> {
   const w = mapWindow(s);
   const filter = talkerFilter(s);
   const common = { groupBy: s.group, filter, limit: MAP_LIMIT };
-  const mapQuery = api.query<{ talkers: { resolution: string; totalEdges: number; edges: EdgeData[] } }>(MAP, { range: { from: iso(w.from), to: iso(w.to) }, ...common });
+  const mapQuery = api.query<{ talkers: { resolution: string; totalEdges: number; coverage: { complete: boolean; hostsReporting: Array<{ id: string }> }; edges: EdgeData[] } }>(MAP, { range: { from: iso(w.from), to: iso(w.to) }, ...common });
   let diffQuery: Promise<Diff | null> = Promise.resolve(null);
   if (s.since !== null && s.since > w.from && s.since < w.to) {
     // The ledger needs history before `since` so that "first seen" means "new": the whole view range at least.
@@ -48,7 +49,8 @@ export async function loadMap(api: Api, s: ViewState): Promise<MapData> {
     }).then((d) => buildDiff(d.fresh, d.before.filter((e) => Date.parse(e.lastSeen) >= w.from), d.after));
   }
   const [map, diff] = await Promise.all([mapQuery, diffQuery]);
-  return { edges: map.talkers.edges, totalEdges: map.talkers.totalEdges, resolution: map.talkers.resolution, diff };
+  return { edges: map.talkers.edges, totalEdges: map.talkers.totalEdges, resolution: map.talkers.resolution, diff,
+    reporting: map.talkers.coverage.hostsReporting.length, complete: map.talkers.coverage.complete };
 }
 
 /**
@@ -81,17 +83,18 @@ export async function loadTraffic(api: Api, s: ViewState): Promise<TrafficPoint[
   return [...byTime.values()].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
 }
 
-/** Each known host's completeness over the range: no records = no data, gaps = partial data. */
+/**
+ * Which hosts reported over the range (the API's `coverage`): a host without records there is "no data", one with
+ * stretches missing or incomplete records is "partial data"; neither is "no traffic".
+ */
 export async function loadCoverage(api: Api, s: ViewState): Promise<Map<string, HostCoverage>> {
-  const { hosts } = await api.query<{ hosts: Array<{ id: string; firstSeen: string; lastSeen: string }> }>(HOSTS);
-  const relevant = hosts.filter((h) => Date.parse(h.lastSeen) >= s.from - 86_400_000).slice(0, COVERAGE_HOSTS);
-  if (relevant.length === 0) return new Map();
-  const vars: Record<string, unknown> = { range: { from: iso(s.from), to: iso(s.to) } };
-  const fields = relevant.map((h, i) => {
-    vars[`h${i}`] = h.id;
-    return `c${i}: snapshots(host: $h${i}, range: $range, first: 1) { recorded gaps { from to } }`;
-  });
-  const doc = `query Coverage($range: TimeRange!, ${relevant.map((_, i) => `$h${i}: ID!`).join(', ')}) { ${fields.join('\n')} }`;
-  const data = await api.query<Record<string, { recorded: number; gaps: Array<{ from: string; to: string }> }>>(doc, vars);
-  return new Map(relevant.map((h, i) => [h.id, { id: h.id, recorded: data[`c${i}`]?.recorded ?? 0, gaps: data[`c${i}`]?.gaps ?? [] }]));
+  const { coverage } = await api.query<{ coverage: { hostsReporting: Array<{ id: string }>; hostsWithGaps: Array<{ host: { id: string }; gaps: Array<{ from: string; to: string }>; incompleteSnapshots: number }> } }>(
+    COVERAGE, { range: { from: iso(s.from), to: iso(s.to) } });
+  const reporting = new Set(coverage.hostsReporting.map((h) => h.id));
+  const out = new Map<string, HostCoverage>();
+  for (const id of reporting) out.set(id, { id, recorded: 1, gaps: [] });
+  for (const g of coverage.hostsWithGaps) {
+    out.set(g.host.id, { id: g.host.id, recorded: reporting.has(g.host.id) ? 1 : 0, gaps: g.gaps, incomplete: g.incompleteSnapshots });
+  }
+  return out;
 }

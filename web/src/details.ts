@@ -62,6 +62,7 @@ function coverageLine(ctx: DetailsContext, hostId: string | null): HTMLElement |
   const c = ctx.coverage.get(hostId);
   if (!c) return null;
   if (c.recorded === 0) return el('p', { class: 'nodata' }, `No data: ${hostId} sent no snapshots in this range (not the same as no traffic).`);
+  if (c.gaps.length === 0 && (c.incomplete ?? 0) > 0) return el('p', { class: 'nodata' }, `Partial data: ${c.incomplete} of ${hostId}'s records in this range are incomplete (a source failed or lost events).`);
   if (c.gaps.length > 0) return el('p', { class: 'nodata' }, `Partial data: ${hostId} sent no snapshots for ${c.gaps.length} stretch(es) of this range, e.g. ${utc(c.gaps[0]!.from)} – ${utc(c.gaps[0]!.to)}.`);
   return el('p', { class: 'note' }, `${hostId} reported every interval of this range.`);
 }
@@ -77,13 +78,15 @@ export function nodeDetails(ctx: DetailsContext, n: NodeData): HTMLElement {
     panel.append(identity);
     let first = true;
     panel.append(connectionTable('Connections in the range', async (after) => {
-      const data = await ctx.api.query<{ process: null | { pid: number; startedAt: string; name: string; exe: string | null; cmdline: string; uid: number | null; containerId: string | null; cgroup: string | null; firstSeen: string | null; lastSeen: string | null; connections: ConnPage } }>(
+      const data = await ctx.api.query<{ process: null | { pid: number; startedAt: string; name: string; exe: string | null; cmdline: string; uid: number | null; containerId: string | null; cgroup: string | null; firstSeen: string | null; lastSeen: string | null; connections: ConnPage; listeners: { edges: Array<{ node: { protocol: string; address: string; port: number; firstSeen: string; lastSeen: string } }> } } }>(
         PROCESS_DETAILS, { host, pid, at: startedAt, range: ctx.range, first: PAGE, after });
       const p = data.process;
       if (first) {
         first = false;
         identity.replaceChildren(p ? facts([['pid', String(p.pid)], ['started', utc(p.startedAt)], ['exe', p.exe ?? '—'], ['cmdline', p.cmdline || '—'], ['uid', p.uid === null ? '—' : String(p.uid)],
-          ['container', p.containerId ?? '—'], ['cgroup', p.cgroup ?? '—'], ['seen', `${utc(p.firstSeen)} → ${utc(p.lastSeen)}`]]) : el('p', { class: 'note' }, 'conntrail has no record of this process.'));
+          ['container', p.containerId ?? '—'], ['cgroup', p.cgroup ?? '—'], ['seen', `${utc(p.firstSeen)} → ${utc(p.lastSeen)}`],
+          ['listening', p.listeners.edges.length === 0 ? 'nothing in this window' : p.listeners.edges.map(({ node: l }) => `${l.protocol} ${l.address}:${l.port} (${utc(l.firstSeen)} → ${utc(l.lastSeen)})`).join('; ')]])
+          : el('p', { class: 'note' }, 'conntrail has no record of this process.'));
       }
       return p?.connections ?? null;
     }));

@@ -78,7 +78,7 @@ function start(): void {
 
   const coverageSummary = (): string => {
     const none = [...coverage.values()].filter((c) => c.recorded === 0).map((c) => c.id);
-    const partial = [...coverage.values()].filter((c) => c.recorded > 0 && c.gaps.length > 0).map((c) => c.id);
+    const partial = [...coverage.values()].filter((c) => c.recorded > 0 && (c.gaps.length > 0 || (c.incomplete ?? 0) > 0)).map((c) => c.id);
     return [none.length ? `no data from ${none.join(', ')}` : '', partial.length ? `partial data from ${partial.join(', ')}` : ''].filter(Boolean).join(' · ');
   };
 
@@ -88,7 +88,10 @@ function start(): void {
     if (data && model) {
       const drawn = model.nodes.filter((n) => n.kind !== 'HOSTBOX').length;
       parts.push(`${drawn} nodes · ${data.edges.length} edges${data.totalEdges > data.edges.length ? ` (of ${data.totalEdges}: narrow the filters to see the rest)` : ''} · ${data.resolution.toLowerCase()} data`);
-      if (data.edges.length === 0) parts.push(coverage.size > 0 && [...coverage.values()].every((c) => c.recorded === 0) ? 'No data: no host sent snapshots for this window' : 'No traffic in this window');
+      if (data.edges.length === 0) {
+        parts.push(data.reporting === 0 ? 'No data: no host sent snapshots for this window'
+          : data.complete ? 'No traffic in this window' : 'No traffic recorded, but the data for this window is incomplete');
+      } else if (!data.complete) parts.push('some data missing in this window');
       if (data.diff) parts.push(`since ${utc(new Date(state.since!).toISOString())}: ${data.diff.fresh.size} new, ${data.diff.gone.length} gone`);
     }
     const cov = coverageSummary();

@@ -7,7 +7,9 @@ export const EDGE_FIELDS = `id protocol match matches { match connections } conn
   nat { host { id } kind protocol translations firstSeen lastSeen original { ${TUPLE} } reply { ${TUPLE} } }`;
 
 export const MAP = `query Map($range: TimeRange!, $groupBy: Grouping, $filter: TalkerFilter, $limit: Int) {
-  talkers(range: $range, groupBy: $groupBy, filter: $filter, limit: $limit) { resolution totalEdges edges { ${EDGE_FIELDS} } }
+  talkers(range: $range, groupBy: $groupBy, filter: $filter, limit: $limit) {
+    resolution totalEdges coverage { complete hostsReporting { id } } edges { ${EDGE_FIELDS} }
+  }
 }`;
 
 export const DIFF = `query Diff($ledger: TimeRange!, $before: TimeRange!, $after: TimeRange!, $since: DateTime!, $groupBy: Grouping, $filter: TalkerFilter, $limit: Int) {
@@ -21,7 +23,9 @@ export const TRAFFIC = `query Traffic($range: TimeRange!, $step: Int!, $out: Tra
   in: traffic(range: $range, step: $step, filter: $in) { time bytesSent bytesReceived connections }
 }`;
 
-export const HOSTS = `query Hosts { hosts { id firstSeen lastSeen } }`;
+export const COVERAGE = `query Coverage($range: TimeRange!) {
+  coverage(range: $range) { complete hostsReporting { id } hostsWithGaps { host { id } gaps { from to } incompleteSnapshots } }
+}`;
 
 const CONNECTION = `time direction protocol localAddress localPort remoteAddress remotePort state bytesSent bytesReceived openedAt closedAt count
   host { id } process { pid name }`;
@@ -29,6 +33,7 @@ const CONNECTION = `time direction protocol localAddress localPort remoteAddress
 export const PROCESS_DETAILS = `query ProcessDetails($host: ID!, $pid: Int!, $at: DateTime, $range: TimeRange!, $first: Int, $after: String) {
   process(host: $host, pid: $pid, at: $at) {
     pid startedAt name exe cmdline uid containerId cgroup firstSeen lastSeen host { id }
+    listeners(range: $range, first: 20) { edges { node { protocol address port firstSeen lastSeen } } }
     connections(range: $range, first: $first, after: $after) { pageInfo { hasNextPage endCursor } edges { node { ${CONNECTION} } } }
   }
 }`;

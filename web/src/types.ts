@@ -45,4 +45,5 @@ export interface EdgeData {
   readonly nat: readonly NatHop[];
 }
 export interface TrafficPoint { readonly time: string; readonly bytesSent: number | string; readonly bytesReceived: number | string; readonly connections: number | string }
-export interface HostCoverage { readonly id: string; readonly recorded: number; readonly gaps: ReadonlyArray<{ readonly from: string; readonly to: string }> }
+/** One host over a window: recorded 0 = no data at all; gaps = stretches without records; incomplete = degraded records. */
+export interface HostCoverage { readonly id: string; readonly recorded: number; readonly gaps: ReadonlyArray<{ readonly from: string; readonly to: string }>; readonly incomplete?: number }
