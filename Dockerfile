@@ -4,4 +4,6 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-RUN npm run build && npm run build:bpf
+# The eBPF helper's build says what is missing and succeeds (so tests run anywhere); an image without it would
+# record /proc only, without bytes: refuse to build one.
+RUN npm run build && npm run build:bpf && { test -x bpf/conntrail-bpf || { echo 'eBPF helper bpf/conntrail-bpf was not built (see the make output above)' >&2; exit 1; }; }

@@ -5,6 +5,7 @@
 import type { Database } from '../store/database.js';
 import type { ApiLimits } from './limits.js';
 import { createLoaders, type Loaders } from './loaders.js';
+import type { BatchObserver } from './metrics.js';
 import type { ApiLogger } from './logger.js';
 import { RootGate } from './root-gate.js';
 
@@ -17,7 +18,7 @@ export interface ApiContext {
   readonly gate: RootGate;
 }
 
-export function createContext(db: Database, limits: ApiLimits, log: ApiLogger): ApiContext {
+export function createContext(db: Database, limits: ApiLimits, log: ApiLogger, onBatch?: BatchObserver): ApiContext {
   const gate = new RootGate();
-  return { db, loaders: createLoaders(db, gate), limits, log, gate };
+  return { db, loaders: createLoaders(db, gate, onBatch), limits, log, gate };
 }

@@ -10,6 +10,7 @@ import type { ApiContext } from './context.js';
 import type { ApiErrorCode } from './errors.js';
 import type { ApiLimits } from './limits.js';
 import type { ApiLogger } from './logger.js';
+import { NO_OPERATION, type ApiMetrics } from './metrics.js';
 import { serveStatic } from './static.js';
 
 export interface HttpHandlerOptions {
@@ -19,6 +20,7 @@ export interface HttpHandlerOptions {
   readonly log: ApiLogger;
   readonly token: string | null;
   readonly context: () => ApiContext;
+  readonly metrics: ApiMetrics;
   readonly healthTimeoutMs?: number;
   /** The built web UI served at `/` and `/assets/`; null serves none. */
   readonly webRoot?: string | null;
@@ -103,9 +105,16 @@ async function health(res: ServerResponse, db: Database, timeoutMs: number): Pro
 export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { apollo, limits, log, token } = options;
   return (req, res) => {
+    const started = performance.now();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const handle = async (): Promise<void> => {
       if (url.pathname === '/healthz') return health(res, options.db, options.healthTimeoutMs ?? 2000);
+      // Like /healthz, open without the token: counts and timings by root field, nothing read from the store.
+      if (url.pathname === '/metrics') {
+        const text = await options.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text);
+        return;
+      }
       if (url.pathname !== '/graphql' && options.webRoot && (await serveStatic(options.webRoot, url.pathname, req, res)) !== 'not-ui') return;
       if (url.pathname !== '/graphql') throw new HttpFailure(404, 'BAD_REQUEST', 'not found: the API is served at /graphql');
       if (token !== null && !tokenMatches(req.headers.authorization, token)) {
@@ -136,10 +145,13 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
         return;
       }
       if (err instanceof HttpFailure) {
+        // Refused before GraphQL saw it (no token, too large, a batch too long): counted here, as no operation.
+        if (url.pathname === '/graphql') options.metrics.request(NO_OPERATION, err.code, (performance.now() - started) / 1000);
         sendFailure(res, err);
         return;
       }
       log.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'request failed');
+      if (url.pathname === '/graphql') options.metrics.request(NO_OPERATION, 'INTERNAL_SERVER_ERROR', (performance.now() - started) / 1000);
       sendFailure(res, new HttpFailure(500, 'INTERNAL_SERVER_ERROR', 'internal server error'));
     });
   };

@@ -1,6 +1,5 @@
 /** The GraphQL API: createApiServer serves /graphql and /healthz over node:http. */
 export { createApiServer, isLoopbackHost, type ApiAddress, type ApiServer, type ApiServerOptions, type ApiServerState } from './server.js';
-export { apiSettingsFromEnv, type ApiEnvSettings } from './config.js';
 export { ApiError, ApiConfigError, type ApiErrorCode } from './errors.js';
 export { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
 export type { ApiLogger } from './logger.js';

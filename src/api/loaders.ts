@@ -6,6 +6,7 @@
 import DataLoader from 'dataloader';
 import type { Database } from '../store/database.js';
 import { fleetCoverage, type FleetCoverage } from '../domain/fleet-coverage.js';
+import type { BatchObserver, LoaderName } from './metrics.js';
 import type { RootGate } from './root-gate.js';
 import {
   fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchListenerPages, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
@@ -71,9 +72,17 @@ export interface Loaders {
 
 const EMPTY_PAGE: Page<never> = Object.freeze({ rows: [], hasNextPage: false }) as Page<never>;
 
+/** `fn` reporting each batch's size (the API's metrics) before it runs. */
+function observed<K, V>(name: LoaderName, onBatch: BatchObserver, fn: (keys: readonly K[]) => Promise<readonly V[]>): (keys: readonly K[]) => Promise<readonly V[]> {
+  return (keys) => {
+    onBatch(name, keys.length);
+    return fn(keys);
+  };
+}
+
 /** A loader whose batch splits by argsKey; each group is one call of `load`, which answers per parentKey. */
-function groupedLoader<K extends Keyed, V>(load: (keys: K[]) => Promise<Map<string, V>>, missing: V): DataLoader<K, V, string> {
-  return new DataLoader<K, V, string>(async (keys) => {
+function groupedLoader<K extends Keyed, V>(name: LoaderName, onBatch: BatchObserver, load: (keys: K[]) => Promise<Map<string, V>>, missing: V): DataLoader<K, V, string> {
+  return new DataLoader<K, V, string>(observed(name, onBatch, async (keys: readonly K[]) => {
     const groups = new Map<string, K[]>();
     for (const k of keys) {
       const g = groups.get(k.argsKey);
@@ -83,26 +92,26 @@ function groupedLoader<K extends Keyed, V>(load: (keys: K[]) => Promise<Map<stri
     const answers = new Map<string, Map<string, V>>();
     await Promise.all([...groups].map(async ([argsKey, group]) => answers.set(argsKey, await load(group))));
     return keys.map((k) => answers.get(k.argsKey)?.get(k.parentKey) ?? missing);
-  }, { cacheKeyFn: (k) => `${k.argsKey}#${k.parentKey}` });
+  }), { cacheKeyFn: (k) => `${k.argsKey}#${k.parentKey}` });
 }
 
 export function argsKeyOf(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function createLoaders(db: Database, gate: RootGate): Loaders {
+export function createLoaders(db: Database, gate: RootGate, onBatch: BatchObserver = () => undefined): Loaders {
   return {
-    host: new DataLoader<string, HostRecord | null>(async (ids) => {
+    host: new DataLoader<string, HostRecord | null>(observed('host', onBatch, async (ids: readonly string[]) => {
       const rows = await hostsByIds(db, ids);
       const byId = new Map(rows.map((h) => [h.id, h]));
       return ids.map((id) => byId.get(id) ?? null);
-    }),
-    process: new DataLoader<ProcessParent, ProcessRecord | null, string>(async (keys) => {
+    })),
+    process: new DataLoader<ProcessParent, ProcessRecord | null, string>(observed('process', onBatch, async (keys: readonly ProcessParent[]) => {
       const rows = await processesByKeys(db, keys);
       const byKey = new Map(rows.map((p) => [processParentKey(p), p]));
       return keys.map((k) => byKey.get(processParentKey(k)) ?? null);
-    }, { cacheKeyFn: processParentKey }),
-    connectionPage: groupedLoader<ConnectionPageKey, Page<ConnectionRecord>>(async (keys) => {
+    }), { cacheKeyFn: processParentKey }),
+    connectionPage: groupedLoader<ConnectionPageKey, Page<ConnectionRecord>>('connectionPage', onBatch, async (keys) => {
       const k0 = keys[0]!;
       const page = { first: k0.first, after: k0.after };
       const scope = k0.parent.kind === 'host'
@@ -110,21 +119,21 @@ export function createLoaders(db: Database, gate: RootGate): Loaders {
         : { kind: 'processes' as const, processes: keys.flatMap((k) => (k.parent.kind === 'process' ? [k.parent.process] : [])) };
       return fetchConnectionPages(db, scope, k0.window, k0.filter, page);
     }, EMPTY_PAGE),
-    processPage: groupedLoader<ProcessPageKey, Page<ProcessRecord>>(async (keys) => {
+    processPage: groupedLoader<ProcessPageKey, Page<ProcessRecord>>('processPage', onBatch, async (keys) => {
       const k0 = keys[0]!;
       return fetchProcessPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
-    snapshotPage: groupedLoader<SnapshotPageKey, Page<SnapshotRecord>>(async (keys) => {
+    snapshotPage: groupedLoader<SnapshotPageKey, Page<SnapshotRecord>>('snapshotPage', onBatch, async (keys) => {
       const k0 = keys[0]!;
       return fetchSnapshotPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
-    coverage: groupedLoader<CoverageKey, Coverage | null>(async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
-    fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(async (windows) => {
+    coverage: groupedLoader<CoverageKey, Coverage | null>('coverage', onBatch, async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
+    fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(observed('fleetCoverage', onBatch, async (windows: readonly TimeWindow[]) => {
       const facts = await fetchFleetCoverage(db, windows);
       return windows.map((w, i) => fleetCoverage(w, facts.hosts[i] ?? [], facts.keptFromMs));
-    }, { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}`, batchScheduleFn: (dispatch) => gate.whenIdle(dispatch) }),
+    }), { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}`, batchScheduleFn: (dispatch) => gate.whenIdle(dispatch) }),
     // argsKey includes the parent kind, so a batch is all hosts or all processes.
-    listenerPage: groupedLoader<ListenerPageKey, Page<ListenerRecord>>(async (keys) => {
+    listenerPage: groupedLoader<ListenerPageKey, Page<ListenerRecord>>('listenerPage', onBatch, async (keys) => {
       const k0 = keys[0]!;
       const scope = k0.parent.kind === 'host'
         ? { kind: 'hosts' as const, hostIds: keys.flatMap((k) => (k.parent.kind === 'host' ? [k.parent.hostId] : [])) }

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
+import { Kind, parse } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Database } from '../store/database.js';
@@ -15,6 +16,7 @@ import { createHttpHandler } from './http.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
 import { isLoopbackHost } from './loopback.js';
 import type { ApiLogger } from './logger.js';
+import { ApiMetrics, NO_OPERATION, timedDatabase } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
 import { loadTypeDefs } from './schema.js';
@@ -25,8 +27,8 @@ export interface ApiServerOptions {
   readonly log: ApiLogger;
   /** Default 127.0.0.1. Off loopback a token is required. */
   readonly host?: string;
-  /** Default 4000; 0 picks a free port. */
-  readonly port?: number;
+  /** 0 picks a free port (the command line's default is in src/cli/settings.ts). */
+  readonly port: number;
   /**
    * Bearer token required on /graphql. Left undefined, API_TOKEN from `env` applies (so a forgotten option never
    * turns authentication off); null means explicitly none.
@@ -39,6 +41,8 @@ export interface ApiServerOptions {
   readonly limits?: Partial<ApiLimits>;
   /** The built web UI's directory, served at `/`; default the build's dist/web; null serves no UI. */
   readonly webRoot?: string | null;
+  /** Prometheus instruments, served at /metrics; a fresh set (with its own Registry) unless given. */
+  readonly metrics?: ApiMetrics;
 }
 
 export interface ApiAddress {
@@ -57,20 +61,30 @@ export type ApiServerState =
 
 export interface ApiServer {
   readonly state: ApiServerState;
+  readonly metrics: ApiMetrics;
   start(): Promise<ApiAddress>;
   stop(): Promise<void>;
 }
 
 export { isLoopbackHost };
 
+/** The schema's root Query fields: the operations metrics are labelled with (bounded by the schema, not by clients). */
+function rootQueryFields(typeDefs: string): string[] {
+  const query = parse(typeDefs).definitions.find((d) => d.kind === Kind.OBJECT_TYPE_DEFINITION && d.name.value === 'Query');
+  return query && query.kind === Kind.OBJECT_TYPE_DEFINITION ? (query.fields ?? []).map((f) => f.name.value) : [];
+}
+
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 4000;
+  const port = options.port;
   const env = options.env ?? process.env;
   const token = (options.token === undefined ? env.API_TOKEN : options.token) || null;
   const limits: ApiLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
   const production = options.production ?? env.NODE_ENV === 'production';
   const log = options.log;
+  const typeDefs = loadTypeDefs();
+  const metrics = options.metrics ?? new ApiMetrics(rootQueryFields(typeDefs));
+  const reader = timedDatabase(options.reader, metrics);
   let state: ApiServerState = { kind: 'idle' };
 
   async function boot(): Promise<{ address: ApiAddress; http: Server; apollo: ApolloServer<ApiContext> }> {
@@ -82,7 +96,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     http.requestTimeout = 30_000;
     http.headersTimeout = 10_000;
     const apollo = new ApolloServer<ApiContext>({
-      typeDefs: loadTypeDefs(),
+      typeDefs,
       resolvers,
       introspection: !production,
       hideSchemaDetailsFromClientErrors: production,
@@ -101,10 +115,18 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
         {
           async requestDidStart() {
+            const started = performance.now();
+            let operation = NO_OPERATION;
             return {
               async didResolveOperation(rc) {
+                operation = metrics.operationOf((rc.operation?.selectionSet.selections ?? []).flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : ['(fragment)'])));
                 checkNoNulStrings(rc.document, rc.request.variables);
                 checkCost({ maxListSize: limits.maxPageSize, schema: rc.schema, document: rc.document, operationName: rc.operationName, variables: rc.request.variables }, limits.maxCost);
+              },
+              async willSendResponse(rc) {
+                const errors = rc.response.body.kind === 'single' ? rc.response.body.singleResult.errors : undefined;
+                const code = errors && errors.length > 0 ? String(errors[0]!.extensions?.code ?? 'OTHER') : undefined;
+                metrics.request(operation, code, (performance.now() - started) / 1000);
               },
             };
           },
@@ -112,7 +134,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       ],
     });
     await apollo.start();
-    http.on('request', createHttpHandler({ apollo, db: options.reader, limits, log, token, webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot, context: () => createContext(options.reader, limits, log) }));
+    http.on('request', createHttpHandler({ apollo, db: reader, limits, log, token, metrics, webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot, context: () => createContext(reader, limits, log, metrics.observeBatch) }));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -133,6 +155,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   }
 
   return {
+    metrics,
     get state() {
       return state;
     },

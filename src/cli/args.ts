@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { isLoopbackHost } from '../api/loopback.js';
+import { TimeInputError, parseDuration } from '../domain/time-input.js';
+import { COMMAND_NAMES, commandHelp, generalHelp, nearest, optionsOf, type CommandName, type OptionDoc, OPTION_DOCS } from './help.js';
+import { DEFAULTS, DEFAULT_API_URL, envValue } from './settings.js';
 
 /**
  * Command-line parsing, apart from the work: argv in, a typed command out (or a UsageError that says
@@ -15,6 +18,7 @@ export class UsageError extends Error {
 }
 
 export type SourceMode = 'auto' | 'ebpf' | 'procfs';
+export type OutputFormat = 'json' | 'table';
 export type NetnsMode = 'all' | 'self';
 
 export interface StoreArgs {
@@ -47,25 +51,12 @@ export type Command =
   | { readonly name: 'serve'; readonly store: StoreArgs; readonly api: ApiArgs }
   | { readonly name: 'migrate'; readonly store: StoreArgs }
   | { readonly name: 'sql'; readonly store: StoreArgs }
-  | { readonly name: 'query'; readonly query: string; readonly variables: Record<string, unknown>; readonly url: string; readonly token: string | null }
-  | { readonly name: 'help' };
+  | { readonly name: 'query'; readonly query: string; readonly variables: Record<string, unknown>; readonly url: string; readonly token: string | null; readonly output: OutputFormat }
+  | { readonly name: 'help'; readonly text: string }
+  | { readonly name: 'version' };
 
-export const USAGE = `conntrail — who talked to whom on our network, when, through which NAT, and how much
-
-usage: conntrail <command> [options]
-  up        embedded store (or --database-url) + collector for this host + API (default command of npm start)
-  collect   the collector only: writes snapshots to --database-url or the embedded store
-  serve     the GraphQL API only
-  migrate   apply database migrations
-  sql       open the SQL endpoint (PostgreSQL wire protocol) over an embedded data dir, for psql and BI tools
-  query     run a GraphQL query against a running API and print JSON: conntrail query '<graphql>' --var k=v
-
-store:     --database-url URL (or DATABASE_URL) | --data-dir DIR (default ./data)
-           --sql-port N (default 5433) --sql-listen ADDR (default 127.0.0.1) --sql-password P (or CONNTRAIL_SQL_PASSWORD)
-collector: --host-id ID (default hostname) --interval SECONDS (default 15) --netns all|self --source auto|ebpf|procfs
-           --spool-dir DIR (default <data-dir>/spool) --metrics-port N (Prometheus /metrics; default 9464 with up/collect, 0 = off)
-api:       --port N (default 4000) --listen ADDR (default 127.0.0.1) ; API_TOKEN requires a bearer token
-query:     --url URL (default http://127.0.0.1:4000/graphql) --var name=value (repeatable; JSON values allowed)`;
+/** `conntrail help`; every command's own help is `conntrail <command> --help` (help.ts). */
+export const USAGE = generalHelp();
 
 const OPTIONS = {
   'database-url': { type: 'string' },
@@ -84,8 +75,13 @@ const OPTIONS = {
   listen: { type: 'string' },
   url: { type: 'string' },
   var: { type: 'string', multiple: true },
+  output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 } as const;
+
+// Every option has its help text (a new flag without one fails to compile here).
+const DOCUMENTED: Record<keyof typeof OPTIONS, OptionDoc> = OPTION_DOCS;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
@@ -103,41 +99,48 @@ function oneOf<T extends string>(value: string | undefined, name: string, allowe
 }
 
 function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
-  const dataDir = v['data-dir'] ?? env.CONNTRAIL_DATA_DIR ?? './data';
+  const dataDir = v['data-dir'] ?? envValue(env, 'CONNTRAIL_DATA_DIR') ?? DEFAULTS.dataDir;
   return {
     databaseUrl: v['database-url'] ?? (env.DATABASE_URL || undefined),
     dataDir,
-    sqlPort: int(v['sql-port'], 'sql-port', 5433, 0, 65535),
-    sqlListen: v['sql-listen'] ?? '127.0.0.1',
+    sqlPort: int(v['sql-port'], 'sql-port', DEFAULTS.sqlPort, 0, 65535),
+    sqlListen: v['sql-listen'] ?? DEFAULTS.sqlListen,
     sqlPassword: v['sql-password'] ?? (env.CONNTRAIL_SQL_PASSWORD || null),
   };
 }
 
 function collectorArgs(v: Values, store: StoreArgs): CollectorArgs {
-  const seconds = v.interval === undefined ? 15 : Number(v.interval);
-  if (!Number.isFinite(seconds) || seconds < 0.05 || seconds > 3600) throw new UsageError(`--interval must be seconds from 0.05 to 3600 (got "${v.interval}")`);
+  const intervalMs = v.interval === undefined ? DEFAULTS.intervalMs : duration(v.interval, 'interval');
+  if (intervalMs < DEFAULTS.minIntervalMs || intervalMs > DEFAULTS.maxIntervalMs) {
+    throw new UsageError(`--interval must be from ${DEFAULTS.minIntervalMs}ms to ${DEFAULTS.maxIntervalMs / 3_600_000}h (got "${v.interval}")`);
+  }
   const hostId = v['host-id'] ?? hostname();
   if (hostId.length === 0 || hostId.length > 253) throw new UsageError('--host-id must be 1 to 253 characters');
-  const metricsPort = int(v['metrics-port'], 'metrics-port', 9464, 0, 65535);
+  const metricsPort = int(v['metrics-port'], 'metrics-port', DEFAULTS.metricsPort, 0, 65535);
   return {
     hostId,
-    intervalMs: Math.round(seconds * 1000),
-    netns: oneOf(v.netns, 'netns', ['all', 'self'] as const, 'all'),
-    source: oneOf(v.source, 'source', ['auto', 'ebpf', 'procfs'] as const, 'auto'),
+    intervalMs,
+    netns: oneOf(v.netns, 'netns', ['all', 'self'] as const, DEFAULTS.netns),
+    source: oneOf(v.source, 'source', ['auto', 'ebpf', 'procfs'] as const, DEFAULTS.source),
     spoolDir: v['spool-dir'] ?? `${store.dataDir}/spool`,
     metricsPort: metricsPort === 0 ? null : metricsPort,
-    metricsListen: v['metrics-listen'] ?? '127.0.0.1',
+    metricsListen: v['metrics-listen'] ?? DEFAULTS.metricsListen,
   };
 }
 
+/** A bearer token short enough to guess is no protection. */
+const MIN_TOKEN_LENGTH = 16;
+
 function apiArgs(v: Values, env: NodeJS.ProcessEnv): ApiArgs {
-  const listen = v.listen ?? '127.0.0.1';
-  const token = env.API_TOKEN || null;
+  const listen = v.listen ?? envValue(env, 'API_HOST') ?? DEFAULTS.apiListen;
+  const token = envValue(env, 'API_TOKEN') ?? null;
+  if (token !== null && token.length < MIN_TOKEN_LENGTH) throw new UsageError(`API_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters`);
   // Refused here, before anything is opened: an API off loopback without a token would serve anyone.
   if (!isLoopbackHost(listen) && token === null) {
     throw new UsageError(`TOKEN_REQUIRED: --listen ${listen} is off loopback; set API_TOKEN so that requests must carry a bearer token`);
   }
-  return { port: int(v.port, 'port', 4000, 0, 65535), listen, token };
+  const port = v.port === undefined ? int(envValue(env, 'API_PORT'), 'port (API_PORT)', DEFAULTS.apiPort, 0, 65535) : int(v.port, 'port', DEFAULTS.apiPort, 0, 65535);
+  return { port, listen, token };
 }
 
 function variables(pairs: readonly string[]): Record<string, unknown> {
@@ -157,16 +160,55 @@ function variables(pairs: readonly string[]): Record<string, unknown> {
   return out;
 }
 
+function duration(value: string, name: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    if (err instanceof TimeInputError) throw new UsageError(`--${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+function isCommandName(name: string): name is CommandName {
+  return (COMMAND_NAMES as readonly string[]).includes(name);
+}
+
+/** node:util's refusal of an unknown option, said with the option it most likely meant. */
+function unknownOption(err: Error & { code?: string }, command: string | undefined): UsageError {
+  if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(err.message);
+  const given = /'(-[^']*)'/.exec(err.message)?.[1] ?? '';
+  const bare = given.replace(/^-+/, '').replace(/=.*$/, '');
+  const candidates = command !== undefined && isCommandName(command) ? optionsOf(command) : Object.keys(DOCUMENTED);
+  const near = nearest(bare, candidates) ?? nearest(bare, Object.keys(DOCUMENTED));
+  const where = command !== undefined && isCommandName(command) ? `conntrail ${command} --help` : 'conntrail help';
+  return new UsageError(`unknown option ${given}${near ? ` (did you mean --${near}?)` : ''}; see ${where}`);
+}
+
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw unknownOption(err as Error, argv.find((a) => !a.startsWith('-')));
   }
   const { values: v, positionals } = parsed;
   const [name = 'help', ...rest] = positionals;
-  if (v.help || name === 'help') return { name: 'help' };
+  if (v.version) return { name: 'version' };
+  if (name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) return { name: 'help', text: USAGE };
+    if (!isCommandName(topic)) throw new UsageError(`unknown command "${topic}" (commands: ${COMMAND_NAMES.join(', ')})`);
+    return { name: 'help', text: commandHelp(topic) };
+  }
+  if (!isCommandName(name)) {
+    const near = nearest(name, COMMAND_NAMES);
+    throw new UsageError(`unknown command "${name}"${near ? ` (did you mean ${near}?)` : ''}; commands: ${COMMAND_NAMES.join(', ')}`);
+  }
+  if (v.help) return { name: 'help', text: commandHelp(name) };
+  // An option the command does not use is refused rather than silently ignored (`serve --interval 5s`).
+  const accepted = new Set<string>(optionsOf(name));
+  const stray = Object.keys(v).find((option) => !accepted.has(option));
+  if (stray !== undefined) throw new UsageError(`--${stray} does not apply to \`conntrail ${name}\`; see conntrail ${name} --help`);
   if (name !== 'query' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const store = storeArgs(v, env);
   switch (name) {
@@ -177,9 +219,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     case 'sql': return { name, store };
     case 'query': {
       if (rest.length !== 1 || !rest[0]) throw new UsageError("query takes one GraphQL document: conntrail query '{ hosts { id } }'");
-      return { name, query: rest[0], variables: variables(v.var ?? []), url: v.url ?? 'http://127.0.0.1:4000/graphql', token: env.API_TOKEN || null };
+      return {
+        name, query: rest[0], variables: variables(v.var ?? []), url: v.url ?? envValue(env, 'CONNTRAIL_URL') ?? DEFAULT_API_URL,
+        token: envValue(env, 'API_TOKEN') ?? null, output: oneOf(v.output, 'output', ['json', 'table'] as const, 'json'),
+      };
     }
-    default:
-      throw new UsageError(`unknown command "${name}" (try: conntrail help)`);
   }
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { readlinkSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { HealthSink, assessHealth, type HealthReport } from '../collector/health.js';
 import { CollectorLoop } from '../collector/loop.js';
 import { CollectorMetrics } from '../collector/metrics.js';
 import type { SnapshotSink } from '../collector/sink.js';
@@ -8,7 +9,7 @@ import type { ConnectionSource } from '../collector/source.js';
 import { Spool } from '../collector/spool.js';
 import { Tracker } from '../collector/tracker.js';
 import { ConntrackSource } from '../collector/sources/conntrack-source.js';
-import { EbpfSource, createSourceForMode } from '../collector/sources/ebpf/index.js';
+import { AutoSource, EbpfSource, createSourceForMode } from '../collector/sources/ebpf/index.js';
 import { ListeningSource } from '../collector/sources/listening-source.js';
 import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
 import { ProcfsSource } from '../collector/sources/procfs-source.js';
@@ -36,9 +37,16 @@ function explainPrivileges(log: Log): void {
     'conntrack (short-lived connections, NAT) and eBPF (bytes, every connection) are unavailable; run as root for full data');
 }
 
-async function serveMetrics(registry: Registry, args: CollectorArgs, log: Log): Promise<Server | null> {
+async function serveMetrics(registry: Registry, health: () => HealthReport, args: CollectorArgs, log: Log): Promise<Server | null> {
   if (args.metricsPort === null) return null;
   const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const report = health();
+      const text = JSON.stringify(report);
+      // Stale (no snapshot accepted for several intervals) is 503, so a probe or an alert sees it without parsing.
+      res.writeHead(report.status === 'stale' ? 503 : 200, { 'content-type': 'application/json; charset=utf-8' }).end(text);
+      return;
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
@@ -58,8 +66,10 @@ async function serveMetrics(registry: Registry, args: CollectorArgs, log: Log): 
   });
 }
 
-export async function startCollector(args: CollectorArgs, sink: SnapshotSink, log: Log): Promise<Running> {
+export async function startCollector(args: CollectorArgs, storeSink: SnapshotSink, log: Log): Promise<Running> {
   explainPrivileges(log);
+  const startedMs = Date.now();
+  const sink = new HealthSink(storeSink);
   const registry = new Registry();
   // prom-client samples the event loop every 10 ms by default: about 0.7% of a core by itself, for a
   // process whose work comes once per interval. Once a second still shows a blocked loop.
@@ -75,12 +85,12 @@ export async function startCollector(args: CollectorArgs, sink: SnapshotSink, lo
       await scan.close();
     }
   };
-  let main: ConnectionSource = await createSourceForMode(args.source, {
+  const primary: ConnectionSource = await createSourceForMode(args.source, {
     ebpf: () => EbpfSource.start({ initialState, logger: log }),
     procfs,
     logger: log,
   });
-  if (args.netns === 'self') main = new NetnsFilterSource(main, netns);
+  const main: ConnectionSource = args.netns === 'self' ? new NetnsFilterSource(primary, netns) : primary;
   const sources: ConnectionSource[] = [main, new ConntrackSource({ logger: log, netns })];
   // eBPF sees connections, not listeners: a cheap /proc pass keeps the listening table (and direction evidence).
   if (args.source !== 'procfs') sources.push(new ListeningSource({ netns: args.netns }));
@@ -92,7 +102,12 @@ export async function startCollector(args: CollectorArgs, sink: SnapshotSink, lo
       sources, tracker: new Tracker({ hostId: args.hostId, intervalMs: args.intervalMs }), sink, spool, logger: log, metrics, intervalMs: args.intervalMs,
     });
     loop.start();
-    metricsServer = await serveMetrics(registry, args, log);
+    const health = (): HealthReport => assessHealth({
+      nowMs: Date.now(), startedMs, intervalMs: args.intervalMs, lastWrittenMs: sink.lastWrittenMs, spoolDepth: spool.depth,
+      // The source in use now: auto reports ebpf until it falls back to procfs.
+      source: primary.name, fallbackReason: primary instanceof AutoSource ? primary.fallbackReason : null,
+    });
+    metricsServer = await serveMetrics(registry, health, args, log);
   } catch (err) {
     // A failed start closes what it opened: the sources hold helper processes and file handles.
     for (const s of sources) await s.close().catch(() => undefined);

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { USAGE, UsageError, parseCommand, type Command } from './args.js';
+import { readFileSync } from 'node:fs';
+import { UsageError, parseCommand, type Command } from './args.js';
 import { createLog } from './log.js';
 import { runMigrate, runSql } from './commands/store-commands.js';
-import { runQuery } from './commands/query.js';
 import { runCollect, runServe, runUp } from './compose.js';
 
 /** How long an orderly stop may take after the first signal before the process exits anyway. */
@@ -34,11 +34,20 @@ function interrupted(): Promise<void> {
   });
 }
 
+/** The version of the package this file was built from (package.json sits three levels above dist/src/cli). */
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
 async function execute(command: Command): Promise<number> {
   const log = createLog('conntrail');
   switch (command.name) {
     case 'help':
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${command.text}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`conntrail ${readVersion()}\n`);
       return 0;
     case 'migrate':
       await runMigrate(command.store, log);
@@ -47,7 +56,8 @@ async function execute(command: Command): Promise<number> {
       await runSql(command.store, log, interrupted());
       return 0;
     case 'query':
-      return runQuery(command.url, command.query, command.variables, command.token);
+      // Loaded here: GraphQL is not needed by the long-running commands' memory (the collector's above all).
+      return (await import('./commands/query.js')).runQuery(command);
     case 'up':
       await runUp(command, log, interrupted());
       return 0;
@@ -66,7 +76,8 @@ async function main(): Promise<void> {
     command = parseCommand(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`conntrail: ${err.message}\n\n${USAGE}\n`);
+      // The error and where to read more; the whole help text would bury the one line that matters.
+      process.stderr.write(`conntrail: ${err.message}\n`);
       process.exit(2);
     }
     throw err;
@@ -74,6 +85,10 @@ async function main(): Promise<void> {
   try {
     process.exitCode = await execute(command);
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`conntrail ${command.name}: ${err.message}\n`);
+      process.exit(2);
+    }
     const e = err as { code?: string; message?: string; context?: unknown };
     process.stderr.write(`conntrail ${command.name}: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}${e.context ? ` ${JSON.stringify(e.context)}` : ''}\n`);
     // Whatever the command opened was closed on the way out (compose.ts); a failed start never lingers.

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSchema, parse, specifiedRules, validate } from 'graphql';
 import { depthLimitRule, estimateCost } from '../../src/api/complexity.js';
-import { apiSettingsFromEnv, ApiConfigError } from '../../src/api/index.js';
 import { decodeCursor, encodeCursor } from '../../src/api/cursor.js';
 import { ApiError } from '../../src/api/errors.js';
 import { loadTypeDefs } from '../../src/api/schema.js';
@@ -51,12 +50,4 @@ test('cursors are opaque, tagged with their list and checked', () => {
   assert.throws(() => decodeCursor('nat', cursor, isConnectionKey), (e: unknown) => e instanceof ApiError && e.code === 'BAD_USER_INPUT');
   assert.throws(() => decodeCursor('connection', '%%%', isConnectionKey), (e: unknown) => e instanceof ApiError && e.code === 'BAD_USER_INPUT');
   assert.equal(decodeCursor('connection', null, isConnectionKey), null);
-});
-
-test('settings from the environment: loopback by default, production from NODE_ENV, short tokens refused', () => {
-  assert.deepEqual(apiSettingsFromEnv({}), { host: '127.0.0.1', port: 4000, token: null, production: false });
-  assert.deepEqual(apiSettingsFromEnv({ API_HOST: '0.0.0.0', API_PORT: '8080', API_TOKEN: 'x'.repeat(32), NODE_ENV: 'production' }),
-    { host: '0.0.0.0', port: 8080, token: 'x'.repeat(32), production: true });
-  assert.throws(() => apiSettingsFromEnv({ API_TOKEN: 'short' }), (e: unknown) => e instanceof ApiConfigError && e.code === 'CONFIG_INVALID');
-  assert.throws(() => apiSettingsFromEnv({ API_PORT: '70000' }), (e: unknown) => e instanceof ApiConfigError && e.code === 'CONFIG_INVALID');
 });
