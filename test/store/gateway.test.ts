@@ -108,6 +108,18 @@ test('TLS with a self-signed certificate kept beside the data dir: pg and psql c
   }
 });
 
+test('on a store just created, psql describes a BI view as the reader (\\d reads pg_am and friends)', async () => {
+  const { store, dispose } = await freshStore();
+  try {
+    const { stdout } = await run('psql', [store.embedded!.url('conntrail_reader'), '-c', '\\d bi.connections'],
+      { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
+    assert.match(stdout, /View "bi\.connections"/);
+    assert.match(stdout, /host_id/);
+  } finally {
+    await dispose();
+  }
+});
+
 test('psql lists the BI views through the SQL endpoint', async () => {
   const { store, dispose } = await freshStore();
   try {

