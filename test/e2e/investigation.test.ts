@@ -102,5 +102,6 @@ test('the BI views tell the same story over SQL, as the read-only role', async (
      WHERE host_id = 'router' AND orig_src = $1 AND orig_dst = $2 AND orig_dport = $3 AND reply_src = $4 AND reply_sport = $5 AND reply_dst = $6`,
     [addr.client, addr.vip, s.topology.vipPort, addr.server, s.topology.serverPort, addr.routerServerSide]);
   assert.equal(nat[0]?.ports, s.client.connections);
-  await assert.rejects(s.sqlAsReader(`INSERT INTO conntrail.hosts VALUES ('x', now(), now())`), /permission denied/);
+  // Refused by the endpoint's statement classifier before the engine's own grants would refuse it.
+  await assert.rejects(s.sqlAsReader(`INSERT INTO conntrail.hosts VALUES ('x', now(), now())`), /not allowed for the reader login|permission denied/);
 });
