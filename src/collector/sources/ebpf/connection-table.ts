@@ -169,7 +169,7 @@ export class ConnectionTable {
     for (const rec of this.live.values()) {
       // Its first answer may still tell its local address; until then it is reported by nobody (its
       // counters stay in the helper, nothing is lost).
-      if (isWildcardUdp(rec) && rec.openNs > 0 && this.liveAtNs - rec.openNs < graceNs
+      if (graceNs > 0 && isWildcardUdp(rec) && rec.openNs > 0 && this.liveAtNs - rec.openNs < graceNs
         && !this.reportedWildcard.has(udpLineage(rec))) continue;
       if (isWildcardUdp(rec)) this.reportedWildcard.set(udpLineage(rec), rec.local);
       observations.push(this.toObservation(rec, clock));
