@@ -22,11 +22,20 @@ export type OutputFormat = 'json' | 'table';
 export type NetnsMode = 'all' | 'self';
 
 export interface StoreArgs {
+  /** Server mode: the owner's login (migrations). */
   readonly databaseUrl: string | undefined;
+  /** Server mode: the collector's own login (conntrail_writer). */
+  readonly writerUrl: string | undefined;
+  /** Server mode: the API's own login (conntrail_reader). */
+  readonly readerUrl: string | undefined;
   readonly dataDir: string;
   readonly sqlPort: number;
   readonly sqlListen: string;
-  readonly sqlPassword: string | null;
+  /** Per-login secrets from CONNTRAIL_{READER,WRITER,OWNER}_PASSWORD; missing ones live in the data dir. */
+  readonly sqlSecrets: { readonly reader?: string; readonly writer?: string; readonly owner?: string };
+  readonly sqlTrustLoopback: boolean;
+  /** A real certificate for the SQL endpoint's TLS (default: self-signed, made on first start). */
+  readonly sqlTls: { readonly certFile: string; readonly keyFile: string } | undefined;
 }
 
 export interface CollectorArgs {
@@ -60,10 +69,14 @@ export const USAGE = generalHelp();
 
 const OPTIONS = {
   'database-url': { type: 'string' },
+  'writer-url': { type: 'string' },
+  'reader-url': { type: 'string' },
   'data-dir': { type: 'string' },
   'sql-port': { type: 'string' },
   'sql-listen': { type: 'string' },
-  'sql-password': { type: 'string' },
+  'sql-trust-loopback': { type: 'boolean' },
+  'sql-tls-cert': { type: 'string' },
+  'sql-tls-key': { type: 'string' },
   'host-id': { type: 'string' },
   interval: { type: 'string' },
   netns: { type: 'string' },
@@ -98,14 +111,30 @@ function oneOf<T extends string>(value: string | undefined, name: string, allowe
   return value as T;
 }
 
+function sqlTls(v: Values): StoreArgs['sqlTls'] {
+  const certFile = v['sql-tls-cert'];
+  const keyFile = v['sql-tls-key'];
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (!certFile || !keyFile) throw new UsageError('--sql-tls-cert and --sql-tls-key go together');
+  return { certFile, keyFile };
+}
+
 function storeArgs(v: Values, env: NodeJS.ProcessEnv): StoreArgs {
   const dataDir = v['data-dir'] ?? envValue(env, 'CONNTRAIL_DATA_DIR') ?? DEFAULTS.dataDir;
   return {
     databaseUrl: v['database-url'] ?? (env.DATABASE_URL || undefined),
+    writerUrl: v['writer-url'] ?? envValue(env, 'CONNTRAIL_WRITER_URL'),
+    readerUrl: v['reader-url'] ?? envValue(env, 'CONNTRAIL_READER_URL'),
     dataDir,
     sqlPort: int(v['sql-port'], 'sql-port', DEFAULTS.sqlPort, 0, 65535),
     sqlListen: v['sql-listen'] ?? DEFAULTS.sqlListen,
-    sqlPassword: v['sql-password'] ?? (env.CONNTRAIL_SQL_PASSWORD || null),
+    sqlSecrets: {
+      ...(envValue(env, 'CONNTRAIL_READER_PASSWORD') ? { reader: envValue(env, 'CONNTRAIL_READER_PASSWORD')! } : {}),
+      ...(envValue(env, 'CONNTRAIL_WRITER_PASSWORD') ? { writer: envValue(env, 'CONNTRAIL_WRITER_PASSWORD')! } : {}),
+      ...(envValue(env, 'CONNTRAIL_OWNER_PASSWORD') ? { owner: envValue(env, 'CONNTRAIL_OWNER_PASSWORD')! } : {}),
+    },
+    sqlTrustLoopback: v['sql-trust-loopback'] === true,
+    sqlTls: sqlTls(v),
   };
 }
 
@@ -213,7 +242,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const store = storeArgs(v, env);
   switch (name) {
     case 'up': return { name, store, collector: collectorArgs(v, store), api: apiArgs(v, env) };
-    case 'collect': return { name, store, collector: collectorArgs(v, store) };
+    // A collector only writes: the one URL it is given, as --writer-url or --database-url, is its login.
+    case 'collect': return { name, store: { ...store, writerUrl: store.writerUrl ?? store.databaseUrl, databaseUrl: store.writerUrl ? store.databaseUrl : undefined }, collector: collectorArgs(v, store) };
     case 'serve': return { name, store, api: apiArgs(v, env) };
     case 'migrate': return { name, store };
     case 'sql': return { name, store };
@@ -225,4 +255,9 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       };
     }
   }
+}
+
+/** True when the store is a TimescaleDB server (some login URL given) rather than the embedded engine. */
+export function isServerMode(store: StoreArgs): boolean {
+  return Boolean(store.databaseUrl || store.writerUrl || store.readerUrl);
 }

@@ -13,9 +13,9 @@ import { AutoSource, EbpfSource, createSourceForMode } from '../collector/source
 import { ListeningSource } from '../collector/sources/listening-source.js';
 import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
 import { ProcfsSource } from '../collector/sources/procfs-source.js';
-import type { ApiArgs, CollectorArgs, Command } from './args.js';
+import { isServerMode, type ApiArgs, type CollectorArgs, type Command } from './args.js';
 import type { Log } from './log.js';
-import { openFromArgs } from './commands/store-commands.js';
+import { logSqlEndpoint, openFromArgs } from './commands/store-commands.js';
 import { StoreSink } from './store-sink.js';
 
 /**
@@ -144,7 +144,7 @@ async function until(stopSignal: Promise<void>, parts: Running[], closeStore: ()
 }
 
 export async function runUp(command: Extract<Command, { name: 'up' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
-  const store = await openFromArgs(command.store, log);
+  const store = await openFromArgs(command.store, log, { logins: ['writer', 'reader'] });
   const parts: Running[] = [];
   try {
     parts.push(await startApi(command.api, store, log));
@@ -154,19 +154,21 @@ export async function runUp(command: Extract<Command, { name: 'up' }>, log: Log,
     await store.close();
     throw err;
   }
-  if (store.sqlEndpoint) log.info({ ...store.sqlEndpoint }, `SQL endpoint: psql -h ${store.sqlEndpoint.host} -p ${store.sqlEndpoint.port} -U conntrail_reader postgres`);
+  logSqlEndpoint(store, command.store, log);
   await until(stopSignal, parts, () => store.close(), log);
 }
 
 export async function runCollect(command: Extract<Command, { name: 'collect' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
   // With a database URL the collector only writes; the server (or `conntrail up`) owns the schema.
-  const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined, maintenance: command.store.databaseUrl === undefined });
+  const embedded = !isServerMode(command.store);
+  const store = await openFromArgs(command.store, log, { migrate: embedded, maintenance: embedded, logins: ['writer'] });
   const collector = await startOrClose(() => startCollector(command.collector, new StoreSink(store.writer, log), log), store);
   await until(stopSignal, [collector], () => store.close(), log);
 }
 
 export async function runServe(command: Extract<Command, { name: 'serve' }>, log: Log, stopSignal: Promise<void>): Promise<void> {
-  const store = await openFromArgs(command.store, log, { migrate: command.store.databaseUrl === undefined });
+  const embedded = !isServerMode(command.store);
+  const store = await openFromArgs(command.store, log, { migrate: embedded, logins: ['reader'] });
   const api = await startOrClose(() => startApi(command.api, store, log), store);
   await until(stopSignal, [api], () => store.close(), log);
 }

@@ -16,11 +16,15 @@ export interface OptionDoc {
 }
 
 export const OPTION_DOCS = {
-  'database-url': { group: 'store', arg: 'URL', help: 'a TimescaleDB server (postgres://...) instead of the embedded store' },
+  'database-url': { group: 'store', arg: 'URL', help: "a TimescaleDB server (postgres://...) instead of the embedded store: the owner's login (migrations); collect alone takes it as its writer login" },
+  'writer-url': { group: 'store', arg: 'URL', help: "server mode: the collector's own login, as conntrail_writer (up, collect)" },
+  'reader-url': { group: 'store', arg: 'URL', help: "server mode: the API's own login, as conntrail_reader (up, serve)" },
   'data-dir': { group: 'store', arg: 'DIR', help: `the embedded store's data directory (default ${DEFAULTS.dataDir})` },
   'sql-port': { group: 'store', arg: 'N', help: `the embedded store's SQL endpoint port (default ${DEFAULTS.sqlPort}; 0 = any free port)` },
   'sql-listen': { group: 'store', arg: 'ADDR', help: `the SQL endpoint's listen address (default ${DEFAULTS.sqlListen})` },
-  'sql-password': { group: 'store', arg: 'P', help: "the SQL endpoint's password (required off loopback)" },
+  'sql-trust-loopback': { group: 'store', help: 'loopback logins to the SQL endpoint need no secret (off by default: every login needs its own secret)' },
+  'sql-tls-cert': { group: 'store', arg: 'FILE', help: "the SQL endpoint's TLS certificate (PEM; default: a self-signed one kept in <data-dir>-secrets/)" },
+  'sql-tls-key': { group: 'store', arg: 'FILE', help: 'the private key of --sql-tls-cert (PEM)' },
   'host-id': { group: 'collector', arg: 'ID', help: 'the name this host is recorded under (default: the hostname)' },
   interval: { group: 'collector', arg: 'DURATION', help: `snapshot interval: 15s, 1m, 500ms or bare seconds (default ${DEFAULTS.intervalMs / 1000}s)` },
   netns: { group: 'collector', arg: 'all|self', help: `network namespaces to record (default ${DEFAULTS.netns})` },

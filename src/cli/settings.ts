@@ -36,9 +36,13 @@ export interface EnvVar {
 
 /** Every environment variable conntrail reads. */
 export const ENVIRONMENT: readonly EnvVar[] = Object.freeze([
-  { name: 'DATABASE_URL', flag: 'database-url', commands: ['up', 'collect', 'serve', 'migrate'], help: 'a TimescaleDB server instead of the embedded store' },
+  { name: 'DATABASE_URL', flag: 'database-url', commands: ['up', 'collect', 'serve', 'migrate'], help: "a TimescaleDB server instead of the embedded store: the owner's login (migrations)" },
+  { name: 'CONNTRAIL_WRITER_URL', flag: 'writer-url', commands: ['up', 'collect'], help: "server mode: the collector's own login (conntrail_writer)" },
+  { name: 'CONNTRAIL_READER_URL', flag: 'reader-url', commands: ['up', 'serve'], help: "server mode: the API's own login (conntrail_reader)" },
   { name: 'CONNTRAIL_DATA_DIR', flag: 'data-dir', commands: ['up', 'collect', 'serve', 'migrate', 'sql'], help: `the embedded store's data directory (default ${DEFAULTS.dataDir})` },
-  { name: 'CONNTRAIL_SQL_PASSWORD', flag: 'sql-password', commands: ['up', 'collect', 'serve', 'migrate', 'sql'], help: "the SQL endpoint's password; required when it listens off loopback" },
+  { name: 'CONNTRAIL_READER_PASSWORD', commands: ['up', 'collect', 'serve', 'sql'], help: "the SQL endpoint's secret for conntrail_reader (BI tools); generated into <data-dir>-secrets/ when not given" },
+  { name: 'CONNTRAIL_WRITER_PASSWORD', commands: ['up', 'collect', 'serve', 'sql'], help: "the SQL endpoint's secret for conntrail_writer (remote collectors); generated when not given" },
+  { name: 'CONNTRAIL_OWNER_PASSWORD', commands: ['up', 'collect', 'serve', 'sql'], help: "the SQL endpoint's secret for conntrail (the owner); generated when not given" },
   { name: 'API_PORT', flag: 'port', commands: ['up', 'serve'], help: `the API's port (default ${DEFAULTS.apiPort})` },
   { name: 'API_HOST', flag: 'listen', commands: ['up', 'serve'], help: `the API's listen address (default ${DEFAULTS.apiListen})` },
   { name: 'API_TOKEN', commands: ['up', 'serve', 'query'], help: 'bearer token: required by the API when it listens off loopback, sent by `conntrail query`' },

@@ -4,7 +4,7 @@ import { deadline, raceAbort } from './abort.js';
 import { CollectorError, errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import type { CollectorMetrics, SnapshotOutcome } from './metrics.js';
-import { isSinkUnavailable, type SnapshotSink } from './sink.js';
+import { isSnapshotRefused, type SnapshotSink } from './sink.js';
 import type { ConnectionSource, SourceReading } from './source.js';
 import type { Spool } from './spool.js';
 import { rowCount } from './spool-format.js';
@@ -12,10 +12,11 @@ import type { Tracker } from './tracker.js';
 
 /**
  * The periodic loop: at every interval boundary, read all sources in parallel (each under a timeout), build
- * the snapshot, and hand it to the sink or, when the sink is down, to the spool (replaying the spool first,
- * so the sink sees snapshots in time order). Modelled on OpenTelemetry's periodic exporting reader: one tick
- * never overlaps the next (an overdue tick makes the next one be skipped and counted), every wait is bounded,
- * and an error is logged and counted without stopping the loop.
+ * the snapshot, and hand it to the sink or, when the sink cannot take it, to the spool (replaying the spool
+ * first, so the sink sees snapshots in time order). Only a snapshot whose data the sink refuses is dropped;
+ * every dropped interval is counted and reported in a later snapshot's completeness record. Modelled on
+ * OpenTelemetry's periodic exporting reader: one tick never overlaps the next (an overdue tick makes the next
+ * one be skipped and counted), every wait is bounded, and an error is logged and counted without stopping the loop.
  */
 
 export interface LoopOptions {
@@ -59,10 +60,23 @@ interface SourceResult {
 interface Pending {
   readonly lost: number;
   readonly errors: readonly string[];
+  /** Notes past MAX_PENDING_ERRORS: not listed, but counted, so N lost intervals never read as fewer. */
+  readonly omitted: number;
 }
 
-const NOTHING_PENDING: Pending = Object.freeze({ lost: 0, errors: Object.freeze([]) as readonly string[] });
+const NOTHING_PENDING: Pending = Object.freeze({ lost: 0, errors: Object.freeze([]) as readonly string[], omitted: 0 });
 const MAX_PENDING_ERRORS = 20;
+
+/** `later` added to `earlier`, keeping the notes in order and the cap on how many are listed. */
+function mergePending(earlier: Pending, later: Pending): Pending {
+  const all = [...earlier.errors, ...later.errors];
+  const errors = all.slice(0, MAX_PENDING_ERRORS);
+  return { lost: earlier.lost + later.lost, errors, omitted: earlier.omitted + later.omitted + all.length - errors.length };
+}
+
+function omittedNote(omitted: number): string {
+  return `${omitted} more note${omitted === 1 ? '' : 's'} not listed (each a skipped, refused or lost interval; their rows are counted in events lost)`;
+}
 
 export class CollectorLoop {
   private readonly intervalMs: number;
@@ -160,8 +174,7 @@ export class CollectorLoop {
   }
 
   private note(lost: number, error: string): void {
-    const errors = this.pending.errors.length < MAX_PENDING_ERRORS ? [...this.pending.errors, error] : this.pending.errors;
-    this.pending = { lost: this.pending.lost + lost, errors };
+    this.pending = mergePending(this.pending, { lost, errors: [error], omitted: 0 });
   }
 
   private async tick(timeMs: number): Promise<TickReport> {
@@ -174,21 +187,30 @@ export class CollectorLoop {
       const failedRuns = results.filter((r) => !r.reading).map((r) => r.run);
       const losses = await spool.takeLosses().catch((err: unknown) => {
         logger.error({ err: errorMessage(err) }, 'spool: cannot read pending losses');
-        return { snapshots: 0, events: 0, errors: [] as string[] };
+        return { snapshots: 0, events: 0, errors: [] as string[], omitted: 0 };
       });
+      // The spool's own uncapped count of notes it could not keep joins the loop's.
+      if (losses.omitted > 0) this.pending = { ...this.pending, omitted: this.pending.omitted + losses.omitted };
       const pending = this.pending;
       const evictedBefore = tracker.stats().evictedTotal;
-      const snapshot = tracker.build({
+      const built = tracker.build({
         timeMs, readings, failedRuns,
         eventsLost: losses.events + pending.lost,
         errors: [...losses.errors, ...pending.errors],
       });
+      const c = built.completeness;
+      const snapshot = pending.omitted === 0 ? built : { ...built, completeness: { ...c, errors: [...c.errors, omittedNote(pending.omitted)] } };
       // Only what went into this snapshot is cleared: notes added meanwhile (a skipped tick) stay pending.
       this.pending = this.pending === pending ? NOTHING_PENDING : {
-        lost: this.pending.lost - pending.lost, errors: this.pending.errors.slice(pending.errors.length),
+        lost: this.pending.lost - pending.lost, errors: this.pending.errors.slice(pending.errors.length), omitted: this.pending.omitted - pending.omitted,
       };
       if (metrics) this.countSnapshot(snapshot, losses.events, tracker.stats().evictedTotal - evictedBefore, metrics);
       const { outcome, replayed } = await this.deliver(snapshot, limit.signal);
+      if (outcome === 'rejected' || outcome === 'dropped') {
+        // The losses this snapshot carried (earlier refusals, spool overflow, tracker evictions) went down
+        // with it: they are reported again in the next snapshot, ahead of this interval's own loss.
+        this.pending = mergePending({ lost: c.eventsLost, errors: c.errors, omitted: pending.omitted }, this.pending);
+      }
       this.counts.ticks++;
       const durationMs = performance.now() - started;
       metrics?.tickSeconds.observe(durationMs / 1000);
@@ -261,8 +283,8 @@ export class CollectorLoop {
       metrics?.snapshots.inc({ outcome: 'written' });
       return { outcome: 'written', replayed };
     } catch (err) {
-      if (isSinkUnavailable(err) || signal.aborted) {
-        logger.warn({ timeMs: snapshot.timeMs, err: errorMessage(err) }, 'sink unavailable: spooling snapshot');
+      if (!isSnapshotRefused(err) || signal.aborted) {
+        logger.warn({ timeMs: snapshot.timeMs, err: errorMessage(err), code: codeOf(err) }, 'sink cannot take the snapshot now: spooling it');
         return { outcome: await this.spoolIt(snapshot), replayed };
       }
       const rows = Math.max(1, rowCount(snapshot));
@@ -290,4 +312,8 @@ export class CollectorLoop {
       return 'dropped';
     }
   }
+}
+
+function codeOf(err: unknown): unknown {
+  return err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
 }

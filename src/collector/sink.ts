@@ -7,17 +7,33 @@ import type { Snapshot } from '../domain/snapshot.js';
 export interface SnapshotSink {
   /**
    * Persists one snapshot. Must be idempotent: writing the same (hostId, timeMs) twice adds nothing.
-   * Rejects with an error whose `code` is 'STORE_UNAVAILABLE' when the destination is down (the collector
-   * then spools the snapshot and retries later); any other error means the snapshot itself was refused.
+   * Rejects with an error whose `code` is 'SNAPSHOT_REFUSED' when this snapshot's own data can never be
+   * stored (a row-level data error): the collector then drops it and counts the loss. Any other error
+   * (the destination down, read-only, overloaded, timing out, or failing in a way nobody foresaw) means
+   * "not now": the collector spools the snapshot and retries later, so nothing is lost to a store outage.
    */
   write(snapshot: Snapshot, signal: AbortSignal): Promise<void>;
 }
 
-export const SINK_UNAVAILABLE_CODE = 'STORE_UNAVAILABLE';
+export const SINK_REFUSED_CODE = 'SNAPSHOT_REFUSED';
 
-/** True when the error says "the sink is down, keep the snapshot for later" rather than "bad snapshot". */
-export function isSinkUnavailable(err: unknown): boolean {
+/** The one answer that makes the collector drop a snapshot: its data was refused, retrying cannot help. */
+export class SnapshotRefusedError extends Error {
+  readonly code = SINK_REFUSED_CODE;
+  readonly context: Readonly<Record<string, unknown>>;
+  constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SnapshotRefusedError';
+    this.context = context;
+  }
+}
+
+/**
+ * True only when the sink said "this snapshot can never be stored". Everything else, unknown errors
+ * included, is treated as the sink being unavailable: dropping on an error nobody classified would lose
+ * data for what is most often an outage (a dead engine, a read-only database, a timeout).
+ */
+export function isSnapshotRefused(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;
-  const code = (err as { code?: unknown }).code;
-  return code === SINK_UNAVAILABLE_CODE;
+  return (err as { code?: unknown }).code === SINK_REFUSED_CODE;
 }

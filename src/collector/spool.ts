@@ -5,7 +5,7 @@ import type { Snapshot } from '../domain/snapshot.js';
 import { raceAbort } from './abort.js';
 import { CollectorError, errorMessage } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
-import { isSinkUnavailable, type SnapshotSink } from './sink.js';
+import { isSnapshotRefused, type SnapshotSink } from './sink.js';
 import { decodeHeader, decodeSnapshot, encodeSnapshot, spoolFileName, timeOfSpoolFile } from './spool-format.js';
 
 /**
@@ -33,6 +33,8 @@ export interface SpoolLosses {
   /** Rows of the lost snapshots (at least one per snapshot, so a loss never reads as zero). */
   readonly events: number;
   readonly errors: readonly string[];
+  /** Explanations past the cap on `errors`: not kept, but counted. */
+  readonly omitted: number;
 }
 
 export type ReplayStop = 'drained' | 'unavailable' | 'aborted';
@@ -62,7 +64,7 @@ interface Entry {
 
 const LOSSES_FILE = 'losses.json';
 const MAX_ERROR_TEXTS = 20;
-const NO_LOSSES: SpoolLosses = Object.freeze({ snapshots: 0, events: 0, errors: Object.freeze([]) as readonly string[] });
+const NO_LOSSES: SpoolLosses = Object.freeze({ snapshots: 0, events: 0, errors: Object.freeze([]) as readonly string[], omitted: 0 });
 
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
@@ -93,6 +95,7 @@ function parseLosses(text: string): SpoolLosses {
     snapshots: Number(v.snapshots) || 0,
     events: Number(v.events) || 0,
     errors: Array.isArray(v.errors) ? v.errors.map(String).slice(0, MAX_ERROR_TEXTS) : [],
+    omitted: Number(v.omitted) || 0,
   };
 }
 
@@ -189,7 +192,8 @@ export class Spool {
 
   /**
    * Hands spooled snapshots to the sink, oldest first, removing each once written. Stops at the first
-   * unavailability (or abort); a file that does not verify, or that the sink refuses, is moved aside.
+   * error other than a refusal (the sink is down, read-only, timing out...) or abort; a file that does not
+   * verify, or whose data the sink refuses, is moved aside.
    */
   replay(sink: SnapshotSink, signal: AbortSignal): Promise<ReplayResult> {
     return this.exclusive(async () => {
@@ -219,7 +223,7 @@ export class Spool {
             stoppedBy = 'aborted';
             break;
           }
-          if (isSinkUnavailable(err)) {
+          if (!isSnapshotRefused(err)) {
             stoppedBy = 'unavailable';
             break;
           }
@@ -227,6 +231,8 @@ export class Spool {
           this.counts.rejected++;
           this.logger.error({ file: entry.name, err: errorMessage(err) }, 'spool: sink refused snapshot, moved aside');
           await this.moveAside(entry, 'rejected', Math.max(1, decoded.header.rows), `spool: sink refused snapshot ${entry.name}: ${errorMessage(err)}`);
+          // The losses it carried from earlier intervals went down with it: report them again.
+          this.carryLosses(decoded.snapshot.completeness.eventsLost, decoded.snapshot.completeness.errors);
           continue;
         }
         await unlink(join(this.dir, entry.name));
@@ -262,8 +268,18 @@ export class Spool {
   }
 
   private recordLoss(events: number, error: string): void {
-    const errors = this.losses.errors.length < MAX_ERROR_TEXTS ? [...this.losses.errors, error] : this.losses.errors;
-    this.losses = { snapshots: this.losses.snapshots + 1, events: this.losses.events + events, errors };
+    this.addLosses(1, events, [error]);
+  }
+
+  private carryLosses(events: number, errors: readonly string[]): void {
+    this.addLosses(0, events, errors);
+  }
+
+  private addLosses(snapshots: number, events: number, errors: readonly string[]): void {
+    const all = [...this.losses.errors, ...errors];
+    const kept = all.slice(0, MAX_ERROR_TEXTS);
+    const l = this.losses;
+    this.losses = { snapshots: l.snapshots + snapshots, events: l.events + events, errors: kept, omitted: l.omitted + all.length - kept.length };
   }
 
   private async saveLosses(): Promise<void> {

@@ -31,8 +31,6 @@ export interface PgDatabaseOptions {
   readonly connectTimeoutMs?: number;
   readonly applicationName?: string;
   readonly observer?: QueryObserver;
-  /** A role every connection takes (SET ROLE) before any query: how the API reads as the reader role. */
-  readonly role?: string;
 }
 
 // Return int8 and numeric as JS numbers only when they fit; counters here stay far below 2^53.
@@ -66,14 +64,6 @@ export class PgDatabase implements Database {
     });
     // An idle client's connection error must never crash the process: the next query reports it.
     this.pool.on('error', () => undefined);
-    const role = options.role;
-    if (role) {
-      // pg runs queries on a client in order, so this runs before anything the pool hands the client to.
-      this.pool.on('connect', (client) => {
-        // If the role cannot be taken, the connection must not serve queries as the login user.
-        client.query(`SET ROLE "${role.replace(/"/g, '""')}"`).catch(() => client.end().catch(() => undefined));
-      });
-    }
   }
 
   async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {

@@ -28,3 +28,22 @@ export function isUnavailable(err: unknown): boolean {
   const message = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
 }
+
+/**
+ * A row-level data error: the snapshot's own values were refused (SQLSTATE class 22 data exception or
+ * 23 integrity constraint violation, or our own validation). Retrying the same data cannot succeed. Every
+ * other failure (connection lost, 57P01, read-only 25006, resources 53xxx, 40001, timeouts, unknown) may
+ * pass, so a writer keeps the data for later.
+ */
+export function isDataError(err: unknown): boolean {
+  if (err instanceof StoreError) {
+    if (err.code === 'INVALID_ROW') return true;
+    if (err.code !== 'QUERY_FAILED') return false;
+    return isDataSqlState(err.context.sqlState);
+  }
+  return isDataSqlState((err as { code?: unknown } | null)?.code);
+}
+
+function isDataSqlState(state: unknown): boolean {
+  return typeof state === 'string' && /^2[23][0-9A-Z]{3}$/.test(state);
+}

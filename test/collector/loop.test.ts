@@ -225,6 +225,41 @@ describe('collector loop', () => {
     assert.match(await registry.metrics(), /conntrail_collector_snapshots_total\{outcome="rejected"\} 1/);
   });
 
+  it('spools a snapshot when the sink fails with an error it did not classify', async () => {
+    let broken = true;
+    const sink = new RecordingSink(() => (broken ? 'error' : 'ok'));
+    const { loop, spool, registry } = await setup({ sink, ...UNHURRIED });
+    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
+    assert.equal((await loop.runOnce(t0))?.outcome, 'spooled');
+    assert.equal((await loop.runOnce(t0 + INTERVAL))?.outcome, 'spooled');
+    broken = false;
+    const report = await loop.runOnce(t0 + 2 * INTERVAL);
+    assert.equal(report?.outcome, 'written');
+    assert.equal(report?.replayed, 2);
+    assert.equal(spool.depth, 0);
+    assert.deepEqual(sink.times(), [t0, t0 + INTERVAL, t0 + 2 * INTERVAL]);
+    assert.doesNotMatch(await registry.metrics(), /conntrail_collector_snapshots_total\{outcome="rejected"\} [1-9]/);
+  });
+
+  it('does not lose the losses a refused snapshot carried: they are reported in the next one', async () => {
+    let mode: 'unavailable' | 'reject' | 'ok' = 'unavailable';
+    const sink = new RecordingSink(() => mode);
+    const { loop } = await setup({ sink, spoolMaxFiles: 1, ...UNHURRIED });
+    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
+    // Down for three intervals with room for one: two snapshots dropped from the full spool.
+    for (let i = 0; i < 3; i++) assert.equal((await loop.runOnce(t0 + i * INTERVAL))?.outcome, 'spooled');
+    // Then two snapshots refused: the first one carried the spool's losses.
+    mode = 'reject';
+    for (let i = 3; i < 5; i++) assert.equal((await loop.runOnce(t0 + i * INTERVAL))?.outcome, 'rejected');
+    mode = 'ok';
+    assert.equal((await loop.runOnce(t0 + 5 * INTERVAL))?.outcome, 'written');
+    const errors = sink.stored.get(`loop-host@${t0 + 5 * INTERVAL}`)?.completeness.errors ?? [];
+    assert.equal(errors.filter((e) => /spool full/.test(e)).length, 2, JSON.stringify(errors));
+    // The spooled t0+2 was refused on replay (moved aside), then t0+3 and t0+4 live: each is reported.
+    assert.equal(errors.filter((e) => /sink refused snapshot/.test(e)).length, 1, JSON.stringify(errors));
+    assert.equal(errors.filter((e) => /refused by the sink/.test(e)).length, 2, JSON.stringify(errors));
+  });
+
   it('carries the losses of a full spool into the next delivered snapshot', async () => {
     let down = true;
     const sink = new RecordingSink(() => (down ? 'unavailable' : 'ok'));

@@ -13,14 +13,14 @@ export class UnavailableError extends Error {
 }
 
 export class RejectedError extends Error {
-  readonly code = 'INVALID_ROW';
+  readonly code = 'SNAPSHOT_REFUSED';
 }
 
 /** Idempotent like the store: (hostId, timeMs) is the identity; a second write of it adds nothing. */
 export class RecordingSink implements SnapshotSink {
   readonly stored = new Map<string, Snapshot>();
   readonly attempts: string[] = [];
-  constructor(private readonly behave: (s: Snapshot, attempt: number) => 'ok' | 'unavailable' | 'reject' | 'ok-then-unavailable' = () => 'ok') {}
+  constructor(private readonly behave: (s: Snapshot, attempt: number) => 'ok' | 'unavailable' | 'reject' | 'error' | 'ok-then-unavailable' = () => 'ok') {}
 
   async write(s: Snapshot): Promise<void> {
     const id = `${s.hostId}@${s.timeMs}`;
@@ -28,6 +28,8 @@ export class RecordingSink implements SnapshotSink {
     const mode = this.behave(s, this.attempts.length);
     if (mode === 'unavailable') throw new UnavailableError(`store down (${id})`);
     if (mode === 'reject') throw new RejectedError(`bad snapshot ${id}`);
+    // An error nobody classified (no code): the sink may be broken, the snapshot is not known to be bad.
+    if (mode === 'error') throw new Error(`unexpected failure (${id})`);
     if (!this.stored.has(id)) this.stored.set(id, s);
     if (mode === 'ok-then-unavailable') throw new UnavailableError(`connection lost before the ack (${id})`);
   }

@@ -89,6 +89,17 @@ describe('spool', () => {
     assert.deepEqual(sink.times(), [at(2), at(3), at(4)]);
   });
 
+  it('counts the losses it cannot itemise: past 20 explanations, each further one is counted, across a reopen', async () => {
+    const dir = await tempDir();
+    const spool = await Spool.open({ dir, maxFiles: 1 });
+    for (let i = 0; i < 26; i++) await spool.put(snapshotAt(at(i)));
+    const reopened = await Spool.open({ dir, maxFiles: 1 });
+    const losses = await reopened.takeLosses();
+    assert.equal(losses.snapshots, 25);
+    assert.equal(losses.errors.length + losses.omitted, 25);
+    assert.equal(losses.errors.length, 20);
+  });
+
   it('bounds bytes as well as files', async () => {
     const dir = await tempDir();
     const probe = await Spool.open({ dir: await tempDir() });
@@ -113,6 +124,20 @@ describe('spool', () => {
     const second = await spool.replay(sink, never);
     assert.equal(second.written, 3);
     assert.deepEqual(sink.times(), [at(0), at(1), at(2), at(3)]);
+  });
+
+  it('stops at an error the sink did not classify as a refusal, keeping the file for the next replay', async () => {
+    const dir = await tempDir();
+    const spool = await Spool.open({ dir });
+    for (let i = 0; i < 3; i++) await spool.put(snapshotAt(at(i)));
+    let broken = true;
+    const sink = new RecordingSink((s) => (broken && s.timeMs === at(1) ? 'error' : 'ok'));
+    assert.deepEqual(await spool.replay(sink, never), { written: 1, rejected: 0, corrupt: 0, stoppedBy: 'unavailable', remaining: 2 });
+    assert.deepEqual(await readdir(join(dir, 'rejected')), []);
+    broken = false;
+    assert.equal((await spool.replay(sink, never)).written, 2);
+    assert.deepEqual(sink.times(), [at(0), at(1), at(2)]);
+    assert.equal((await spool.takeLosses()).snapshots, 0);
   });
 
   it('replays idempotently: a write whose ack was lost is sent again and stored once', async () => {

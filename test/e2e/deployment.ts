@@ -15,7 +15,9 @@ import type { Topology } from './topology.js';
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export const TOKEN = 'e2e-token-0123456789abcdef';
-export const SQL_PASSWORD = 'e2e-sql-password';
+/** Each SQL login has its own secret, given to `conntrail up` through its environment variable. */
+export const READER_PASSWORD = 'e2e-reader-secret';
+export const WRITER_PASSWORD = 'e2e-writer-secret';
 export const API_PORT = 4000;
 export const SQL_PORT = 5433;
 
@@ -105,7 +107,7 @@ export async function deployConntrail(topology: Topology, options: DeployOptions
   const logs = new Map<string, string>();
   const { ns, addr } = topology;
   const apiUrl = `http://${addr.routerManagement}:${API_PORT}/graphql`;
-  const readerPool = new pg.Pool({ host: addr.routerManagement, port: SQL_PORT, user: 'conntrail_reader', password: SQL_PASSWORD, database: 'postgres', max: 1 });
+  const readerPool = new pg.Pool({ host: addr.routerManagement, port: SQL_PORT, user: 'conntrail_reader', password: READER_PASSWORD, database: 'postgres', max: 1 });
   readerPool.on('error', () => undefined);
   const sourceArgs = options.source ? ['--source', options.source] : [];
   let disposed = false;
@@ -144,14 +146,15 @@ export async function deployConntrail(topology: Topology, options: DeployOptions
     say(`starting conntrail up on the router (embedded store, API, SQL endpoint on the veth links)${options.source ? `, --source ${options.source}` : ''}`);
     spawnLogged('router', ns.router, [MAIN, 'up', '--data-dir', join(dataDir, 'router'), '--host-id', 'router', '--netns', 'self',
       '--interval', String(options.intervalS), '--listen', addr.routerManagement, '--port', String(API_PORT), ...sourceArgs,
-      '--sql-listen', '0.0.0.0', '--sql-port', String(SQL_PORT), '--sql-password', SQL_PASSWORD, '--metrics-port', '0'], { API_TOKEN: TOKEN });
+      '--sql-listen', '0.0.0.0', '--sql-port', String(SQL_PORT), '--metrics-port', '0'],
+      { API_TOKEN: TOKEN, CONNTRAIL_READER_PASSWORD: READER_PASSWORD, CONNTRAIL_WRITER_PASSWORD: WRITER_PASSWORD });
     await poll('the router API', 90_000, async () => ((await graphql<{ hosts: unknown[] }>('{ hosts { id } }')).hosts ? true : undefined))
       .catch((err: unknown) => { throw new Error(`${String(err)}\n--- router log ---\n${logs.get('router')}`); });
 
     for (const [host, nsName, via] of [['client', ns.client, addr.routerClientSide], ['server', ns.server, addr.routerServerSide]] as const) {
       say(`starting the collector on ${host}, writing to ${via}:${SQL_PORT}`);
       spawnLogged(host, nsName, [MAIN, 'collect', '--host-id', host, '--netns', 'self', '--interval', String(options.intervalS), '--metrics-port', '0',
-        ...sourceArgs, '--data-dir', join(dataDir, host), '--database-url', `postgres://conntrail_writer:${SQL_PASSWORD}@${via}:${SQL_PORT}/postgres`]);
+        ...sourceArgs, '--data-dir', join(dataDir, host), '--database-url', `postgres://conntrail_writer:${WRITER_PASSWORD}@${via}:${SQL_PORT}/postgres`]);
     }
     await poll('snapshots from all three hosts', 60_000, async () => {
       const hosts = (await graphql<{ hosts: Array<{ id: string }> }>('{ hosts { id } }')).hosts.map((h) => h.id).sort();

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { deployConntrail, waitForLine, type Say } from './deployment.js';
 import { buildTopology, type Topology, type TopologyOptions } from './topology.js';
 
-export { SQL_PASSWORD, TOKEN } from './deployment.js';
+export { READER_PASSWORD, WRITER_PASSWORD, TOKEN } from './deployment.js';
 
 /**
  * The end-to-end investigation, shared by the e2e test (which asserts) and `npm run demo` (which prints):

@@ -30,6 +30,8 @@ export async function freshStore(config: Partial<StoreConfig> = {}): Promise<{ s
     async dispose() {
       await store.close();
       dir.remove();
+      // The endpoint's generated secrets live beside the data dir.
+      rmSync(`${dir.path}-secrets`, { recursive: true, force: true });
     },
   };
 }

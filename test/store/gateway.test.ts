@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { SnapshotWriter, StoreError, openStore } from '../../src/store/index.js';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { TLSSocket } from 'node:tls';
+import { SnapshotWriter, openStore, secretsDir } from '../../src/store/index.js';
 import { freshStore, tempDir, testLog } from '../helpers/env.js';
 import { snapshot } from '../helpers/snapshots.js';
 
@@ -56,37 +60,58 @@ test('a client that stalls inside a transaction is cut off, and the writer goes 
   } finally {
     await store.close();
     dir.remove();
+    rmSync(secretsDir(dir.path), { recursive: true, force: true });
   }
 });
 
-test('with a password set, a wrong or missing password is refused; off loopback a password is required', async () => {
-  const { store, dispose } = await freshStore({ sqlPassword: 's3cret' });
+test('each login has its own secret (SCRAM-SHA-256): the secret of another login, a wrong or a missing one is refused, loopback included', async () => {
+  const { store, dispose } = await freshStore({ sqlSecrets: { reader: 'reader-s3cret' } });
   try {
     const url = store.embedded!.url('conntrail_reader');
+    assert.match(url, /reader-s3cret/);
     const good = new pg.Client({ connectionString: url });
     await good.connect();
     assert.equal((await good.query('SELECT 1 AS x')).rows[0].x, 1);
     await good.end();
-    const bad = new pg.Client({ connectionString: url.replace('s3cret', 'wrong') });
+    const bad = new pg.Client({ connectionString: url.replace('reader-s3cret', 'wrong') });
     await assert.rejects(bad.connect(), /password authentication failed/);
-    const unknown = new pg.Client({ connectionString: url.replace('conntrail_reader', 'mallory') });
-    await assert.rejects(unknown.connect(), /not a conntrail role/);
+    // The reader's secret does not open the owner's or the writer's login.
+    for (const user of ['conntrail', 'conntrail_writer']) {
+      const other = new pg.Client({ connectionString: url.replace('conntrail_reader', user) });
+      await assert.rejects(other.connect(), /password authentication failed/);
+    }
+    const none = new pg.Client({ host: '127.0.0.1', port: store.embedded!.port, user: 'conntrail_reader', password: '', database: 'postgres' });
+    await assert.rejects(none.connect());
+    const superuser = new pg.Client({ connectionString: url.replace('conntrail_reader', 'postgres') });
+    await assert.rejects(superuser.connect(), /not a conntrail login/);
   } finally {
     await dispose();
   }
-  const dir = tempDir('open');
+});
+
+test('TLS with a self-signed certificate kept beside the data dir: pg and psql connect with sslmode=require', async () => {
+  const { store, dir, dispose } = await freshStore();
   try {
-    await assert.rejects(openStore({ dataDir: dir.path, sqlPort: 0, sqlListen: '0.0.0.0' }, testLog), (err: unknown) =>
-      err instanceof StoreError && err.code === 'CONFIG_INVALID' && /password/.test(err.message));
+    const cert = readFileSync(join(secretsDir(dir), 'tls.crt'), 'utf8');
+    const client = new pg.Client({ connectionString: store.embedded!.url('conntrail_reader').replace('sslmode=disable', 'sslmode=no-verify') });
+    await client.connect();
+    const stream = (client as unknown as { connection: { stream: TLSSocket } }).connection.stream;
+    assert.ok(stream instanceof TLSSocket && stream.encrypted, 'the connection is encrypted');
+    assert.equal(stream.getPeerX509Certificate()?.fingerprint256, new X509Certificate(cert).fingerprint256);
+    assert.equal((await client.query('SELECT 1 AS x')).rows[0].x, 1);
+    await client.end();
+    const { stdout } = await run('psql', [store.embedded!.url('conntrail_reader').replace('sslmode=disable', 'sslmode=require'), '-c', '\\conninfo'],
+      { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
+    assert.match(stdout, /SSL connection/);
   } finally {
-    dir.remove();
+    await dispose();
   }
 });
 
 test('psql lists the BI views through the SQL endpoint', async () => {
   const { store, dispose } = await freshStore();
   try {
-    const { stdout } = await run('psql', ['-h', '127.0.0.1', '-p', String(store.embedded!.port), '-U', 'conntrail_reader', '-d', 'postgres', '-Atc', '\\dv bi.*'],
+    const { stdout } = await run('psql', [store.embedded!.url('conntrail_reader'), '-Atc', '\\dv bi.*'],
       { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
     const names = stdout.trim().split('\n').map((l) => l.split('|')[1]);
     for (const v of ['connections', 'nat_translations', 'traffic_1m', 'traffic_1h', 'snapshots']) assert.ok(names.includes(v), `${v} not listed: ${stdout}`);

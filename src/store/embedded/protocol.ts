@@ -17,10 +17,10 @@ export interface StartupPacket {
 }
 
 /** Reads one untyped startup-phase packet, or null when more bytes are needed. */
-export function readStartupPacket(buf: Buffer): { packet: StartupPacket; size: number } | null {
+export function readStartupPacket(buf: Buffer, maxSize = 10_000): { packet: StartupPacket; size: number } | null {
   if (buf.length < 8) return null;
   const size = buf.readInt32BE(0);
-  if (size < 8 || size > 10_000) throw new ProtocolViolation(`invalid startup packet length ${size}`);
+  if (size < 8 || size > maxSize) throw new ProtocolViolation(`invalid startup packet length ${size}`);
   if (buf.length < size) return null;
   const code = buf.readInt32BE(4);
   const params = new Map<string, string>();
@@ -46,6 +46,10 @@ export class ProtocolViolation extends Error {
     super(message);
     this.name = 'ProtocolViolation';
   }
+}
+
+export function frameMessage(type: string, body: Buffer): Buffer {
+  return frame(type, body);
 }
 
 function frame(type: string, body: Buffer): Buffer {

