@@ -11,6 +11,7 @@ import type { ApiErrorCode } from './errors.js';
 import type { ApiLimits } from './limits.js';
 import type { ApiLogger } from './logger.js';
 import { NO_OPERATION, type ApiMetrics } from './metrics.js';
+import { serveStatic } from './static.js';
 
 export interface HttpHandlerOptions {
   readonly apollo: ApolloServer<ApiContext>;
@@ -21,6 +22,8 @@ export interface HttpHandlerOptions {
   readonly context: () => ApiContext;
   readonly metrics: ApiMetrics;
   readonly healthTimeoutMs?: number;
+  /** The built web UI served at `/` and `/assets/`; null serves none. */
+  readonly webRoot?: string | null;
 }
 
 class HttpFailure extends Error {
@@ -112,6 +115,7 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
         res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text);
         return;
       }
+      if (url.pathname !== '/graphql' && options.webRoot && (await serveStatic(options.webRoot, url.pathname, req, res)) !== 'not-ui') return;
       if (url.pathname !== '/graphql') throw new HttpFailure(404, 'BAD_REQUEST', 'not found: the API is served at /graphql');
       if (token !== null && !tokenMatches(req.headers.authorization, token)) {
         throw new HttpFailure(401, 'UNAUTHENTICATED', 'a valid bearer token is required (Authorization: Bearer <API_TOKEN>)');

@@ -18,6 +18,7 @@ import { isLoopbackHost } from './loopback.js';
 import type { ApiLogger } from './logger.js';
 import { ApiMetrics, NO_OPERATION, timedDatabase } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
+import { DEFAULT_WEB_ROOT } from './static.js';
 import { loadTypeDefs } from './schema.js';
 
 export interface ApiServerOptions {
@@ -38,6 +39,8 @@ export interface ApiServerOptions {
   /** Where the defaults above come from; process.env unless given. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly limits?: Partial<ApiLimits>;
+  /** The built web UI's directory, served at `/`; default the build's dist/web; null serves no UI. */
+  readonly webRoot?: string | null;
   /** Prometheus instruments, served at /metrics; a fresh set (with its own Registry) unless given. */
   readonly metrics?: ApiMetrics;
 }
@@ -131,7 +134,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       ],
     });
     await apollo.start();
-    http.on('request', createHttpHandler({ apollo, db: reader, limits, log, token, metrics, context: () => createContext(reader, limits, log, metrics.observeBatch) }));
+    http.on('request', createHttpHandler({ apollo, db: reader, limits, log, token, metrics, webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot, context: () => createContext(reader, limits, log, metrics.observeBatch) }));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);

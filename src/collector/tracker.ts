@@ -1,4 +1,4 @@
-import type { ConnectionRow, Direction, ProcessKey, SourceName } from '../domain/connection.js';
+import type { ConnectionRow, Direction, ProcessKey, SocketState, SourceName } from '../domain/connection.js';
 import { DEFAULT_ELISION_POLICY, elideRows, elisionGroupKey, validateElisionPolicy, type ElisionPolicy } from '../domain/elision.js';
 import type { Snapshot, SourceRun } from '../domain/snapshot.js';
 import { counterDeltas } from './counters.js';
@@ -63,10 +63,31 @@ interface TrackedSocket {
   row: ConnectionRow | null;
   /** elisionGroupKey(row), computed once per row. */
   groupKey: string | null;
+  /**
+   * Set while the socket waits in a listener's accept queue, owned by no process yet, and no row of it was
+   * written: when it was first seen so. Its row waits (one interval, 5 s at least) for the process that accepts it.
+   */
+  heldSinceMs: number | null;
 }
 
 const DEFAULT_MAX_TRACKED = 100_000;
 const DEFAULT_FORGET_INTERVALS = 20;
+
+/**
+ * States of an accepted socket no process has taken yet: it waits in its listener's accept queue, without an
+ * inode (no file yet) and so without an owner, and the next accept() gives it one. Any other ownerless socket
+ * (TIME_WAIT, an orphan after close()) never gets one again.
+ */
+const ACCEPT_QUEUE_STATES: ReadonlySet<SocketState> = new Set<SocketState>(['SYN_RECV', 'NEW_SYN_RECV', 'ESTABLISHED', 'CLOSE_WAIT']);
+
+/**
+ * How long at least a socket in the accept queue waits for its owner: a busy server may take a few seconds to
+ * accept, whatever the interval (with the default 15 s interval, one interval is longer).
+ */
+const MIN_OWNER_WAIT_MS = 5000;
+
+/** Counters of a socket whose first row is still to be written: its whole values count then. */
+const NOTHING_COUNTED: ReadonlyMap<SourceName, SourceCounters> = new Map();
 
 /** Sockets that are not connections: listeners and unconnected UDP sockets. */
 function isConnection(m: MergedSocket): boolean {
@@ -76,6 +97,8 @@ function isConnection(m: MergedSocket): boolean {
 
 export class Tracker {
   private readonly sockets = new Map<string, TrackedSocket>();
+  /** Keys of the sockets whose row is held back for their owner (see TrackedSocket.heldSinceMs). */
+  private readonly held = new Set<string>();
   private readonly memo = new MergeMemo();
   private readonly originalKeys: OriginalKeys = new WeakMap();
   private readonly hostId: string;
@@ -126,11 +149,16 @@ export class Tracker {
       const m = merged[i] as MergedSocket;
       if (!isConnection(m)) continue;
       const tracked = this.track(m, tables, input.timeMs);
-      rows[n] = tracked.row as ConnectionRow;
+      if (tracked.row === null) continue;
+      rows[n] = tracked.row;
       groupKeys[n++] = tracked.groupKey;
     }
     rows.length = n;
     groupKeys.length = n;
+    for (const row of this.closeVanishedHeld(input.timeMs)) {
+      rows.push(row);
+      groupKeys.push(this.elision ? elisionGroupKey(row) : null);
+    }
     const evicted = this.forget(input.timeMs);
 
     const errors = [...(input.errors ?? [])];
@@ -154,8 +182,10 @@ export class Tracker {
     const prior = this.sockets.get(m.key);
     const sameSocket = prior !== undefined && !(m.inode !== null && prior.inode !== null && m.inode !== prior.inode);
     const known = sameSocket ? prior : undefined;
-    const deltas = counterDeltas(m.counters, known ? known.counters : null);
-    const isNew = !known || deltas.reset;
+    // A socket whose row was held back has no row yet: its first row counts it, with its whole counters.
+    const heldSinceMs = known !== undefined ? known.heldSinceMs : null;
+    const deltas = counterDeltas(m.counters, known && heldSinceMs === null ? known.counters : null);
+    const isNew = !known || heldSinceMs !== null || deltas.reset;
     const remembered = isNew ? undefined : known;
 
     // Only evidence at least as strong as what is remembered could change the direction.
@@ -164,6 +194,20 @@ export class Tracker {
     const process = m.process ?? remembered?.process ?? null;
     const openedAtMs = m.openedAtMs ?? remembered?.openedAtMs ?? null;
     const inode = m.inode ?? remembered?.inode ?? null;
+
+    // Caught in the accept queue: one row now, without a process, and the next with the accepting one would
+    // make one connection two (an ownerless server end and a process that seems to have none). The row waits
+    // for the owner (one interval, 5 s at least); still ownerless then, it is written as it is.
+    // Only a socket with no row yet is held: one already written stays as it was.
+    const holdSinceMs = heldSinceMs ?? (!known || deltas.reset ? timeMs : null);
+    if (holdSinceMs !== null && timeMs - holdSinceMs < Math.max(this.intervalMs, MIN_OWNER_WAIT_MS) && process === null && m.inode === null && m.protocol === 'tcp'
+      && decision.direction === 'incoming' && ACCEPT_QUEUE_STATES.has(m.state)) {
+      return this.hold(m.key, prior, {
+        counters: NOTHING_COUNTED, lastSeenMs: timeMs, inode: null, process: null, direction: decision.direction, evidence: decision.evidence,
+        openedAtMs, merged: m, row: null, groupKey: null, heldSinceMs: holdSinceMs,
+      });
+    }
+    if (heldSinceMs !== null) this.held.delete(m.key);
 
     // The same record as last time, nothing counted since, nothing decided otherwise: the same row.
     const last = remembered?.merged === m ? remembered.row : null;
@@ -198,7 +242,7 @@ export class Tracker {
     if (prior === undefined) {
       const tracked: TrackedSocket = {
         counters: deltas.next, lastSeenMs: timeMs, inode, process, direction: decision.direction, evidence: decision.evidence, openedAtMs,
-        merged: m, row, groupKey,
+        merged: m, row, groupKey, heldSinceMs: null,
       };
       this.sockets.set(m.key, tracked);
       return tracked;
@@ -213,7 +257,49 @@ export class Tracker {
     prior.merged = m;
     prior.row = row;
     prior.groupKey = groupKey;
+    prior.heldSinceMs = null;
     return prior;
+  }
+
+  /** Remembers a socket whose row is held back for its owner (TrackedSocket.heldSinceMs); it has no row now. */
+  private hold(key: string, prior: TrackedSocket | undefined, state: TrackedSocket & { row: null }): TrackedSocket {
+    this.held.add(key);
+    if (prior === undefined) {
+      this.sockets.set(key, state);
+      return state;
+    }
+    Object.assign(prior, state);
+    return prior;
+  }
+
+  /**
+   * Held sockets this reading no longer lists closed before any process took them (or before the scan saw
+   * one): alive at the previous snapshot and gone now, they are written now, once, as they were last seen.
+   */
+  private closeVanishedHeld(timeMs: number): ConnectionRow[] {
+    if (this.held.size === 0) return [];
+    const rows: ConnectionRow[] = [];
+    for (const key of this.held) {
+      const s = this.sockets.get(key);
+      if (s !== undefined && s.lastSeenMs === timeMs) continue;
+      this.held.delete(key);
+      if (s === undefined || s.merged === null) continue;
+      const m = s.merged;
+      const deltas = counterDeltas(m.counters, null);
+      const row: ConnectionRow = {
+        netns: m.netns, protocol: m.protocol, family: m.family, direction: s.direction,
+        localAddress: m.local.address, localPort: m.local.port, remoteAddress: m.remote.address, remotePort: m.remote.port,
+        process: null, state: 'CLOSE', openedAtMs: s.openedAtMs, closedAtMs: m.closedAtMs,
+        bytesSent: deltas.bytesSent, bytesReceived: deltas.bytesReceived, retransmits: deltas.retransmits, rttUs: m.rttUs,
+        source: m.source, count: 1, newCount: 1,
+      };
+      s.counters = deltas.next;
+      s.heldSinceMs = null;
+      s.row = row;
+      s.groupKey = null;
+      rows.push(row);
+    }
+    return rows;
   }
 
   /** Drops sockets not seen for forgetAfterMs, then the least recently seen beyond maxTracked. */
@@ -222,6 +308,7 @@ export class Tracker {
     this.sockets.forEach((s, key) => {
       if (s.lastSeenMs >= oldest) return;
       this.sockets.delete(key);
+      this.held.delete(key);
       this.expiredTotal++;
     });
     const excess = this.sockets.size - this.maxTracked;

@@ -161,19 +161,24 @@ export async function openStore(config: StoreConfig, log: Logger): Promise<Store
 
 /**
  * Refuses a reader or writer login that can do more than its role: a superuser (it could take any role),
- * or a reader that can write. Checked on a connection of its own, so the reader's query observer sees
+ * a login that can change the schema or delete rows (an owner's: the writer only inserts and updates), or a
+ * reader that can write. Checked on a connection of its own, so the reader's query observer sees
  * only the API's statements. A store that cannot be reached now is no reason to refuse to start (a
  * collector spools meanwhile): the check is then skipped with a warning.
  */
 async function checkLogin(name: 'writer' | 'reader', url: string, log: Logger): Promise<void> {
   const db = new PgDatabase({ connectionString: url, maxConnections: 1, applicationName: STORE_ROLES[name].applicationName, statementTimeoutMs: 10_000 });
   try {
-    const row = (await db.query<{ login: string; superuser: boolean; writes: boolean }>(
+    const row = (await db.query<{ login: string; superuser: boolean; creates: boolean; writes: boolean }>(
       `SELECT current_user AS login, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS superuser,
+              COALESCE((SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = 'conntrail'), false)
+                OR COALESCE((SELECT has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE') FROM pg_class c
+                             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'conntrail' AND c.relname = 'hosts'), false) AS creates,
               COALESCE((SELECT has_table_privilege(c.oid, 'INSERT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                         WHERE n.nspname = 'conntrail' AND c.relname = 'hosts'), false) AS writes`)).rows[0];
     if (!row) return;
     if (row.superuser) throw new StoreError('CONFIG_INVALID', `the ${name} logs in as "${row.login}", a superuser: give it its own login (${STORE_ROLES[name].role})`, { login: name, user: row.login });
+    if (row.creates) throw new StoreError('CONFIG_INVALID', `the ${name} logs in as "${row.login}", which can change the conntrail schema or delete its rows (an owner's login): give it its own login (${STORE_ROLES[name].role})`, { login: name, user: row.login });
     if (name === 'reader' && row.writes) throw new StoreError('CONFIG_INVALID', `the reader logs in as "${row.login}", which can write to conntrail.hosts: log in as ${STORE_ROLES.reader.role}`, { login: name, user: row.login });
   } catch (err) {
     if (!isUnavailable(err)) throw err;

@@ -133,7 +133,7 @@ describe('tracker: merging sources', () => {
       readings: [reading('procfs', [
         obs('procfs', '0.0.0.0:22', '0.0.0.0:0', { state: 'LISTEN' }),
         obs('procfs', '0.0.0.0:5353', '0.0.0.0:0', { protocol: 'udp', state: 'CLOSE' }),
-        obs('procfs', '10.0.0.1:22', '10.0.0.9:50000'),
+        obs('procfs', '10.0.0.1:22', '10.0.0.9:50000', { inode: 26 }),
       ], { listening: [listen('0.0.0.0', 22)] })],
     });
     const row = only(snap.connections);
@@ -181,14 +181,14 @@ describe('tracker: direction', () => {
   });
 
   it('uses the listening table: a local port this host listens on is incoming', () => {
-    const readings = [reading('procfs', [obs('procfs', '10.0.0.1:50500', '10.0.0.2:80')], { listening: [listen('0.0.0.0', 50500)] })];
+    const readings = [reading('procfs', [obs('procfs', '10.0.0.1:50500', '10.0.0.2:80', { inode: 21 })], { listening: [listen('0.0.0.0', 50500)] })];
     assert.equal(direction(readings, 50500), 'incoming');
   });
 
   it('uses the listening table for both ends of a loopback connection', () => {
     const readings = [reading('procfs', [
-      obs('procfs', '127.0.0.1:45000', '127.0.0.1:47000'),
-      obs('procfs', '127.0.0.1:47000', '127.0.0.1:45000'),
+      obs('procfs', '127.0.0.1:45000', '127.0.0.1:47000', { inode: 22 }),
+      obs('procfs', '127.0.0.1:47000', '127.0.0.1:45000', { inode: 23 }),
     ], { listening: [listen('127.0.0.1', 47000)] })];
     assert.equal(direction(readings, 45000), 'outgoing');
     assert.equal(direction(readings, 47000), 'incoming');
@@ -196,8 +196,8 @@ describe('tracker: direction', () => {
 
   it('falls back to the port heuristic', () => {
     assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:41000', '10.0.0.2:5432')])], 41000), 'outgoing');
-    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:8080', '10.0.0.2:9090')])], 8080), 'incoming');
-    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:62000', '10.0.0.2:40000')])], 62000), 'incoming');
+    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:8080', '10.0.0.2:9090', { inode: 24 })])], 8080), 'incoming');
+    assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:62000', '10.0.0.2:40000', { inode: 25 })])], 62000), 'incoming');
     assert.equal(direction([reading('procfs', [obs('procfs', '10.0.0.1:7000', '10.0.0.2:7000')])], 7000), 'unknown');
   });
 
@@ -295,5 +295,64 @@ describe('tracker: counters and lifetimes', () => {
     assert.equal(snap.timeMs, T0);
     assert.equal(snap.intervalMs, INTERVAL);
     assert.equal(snap.hostId, 'host-a');
+  });
+});
+
+describe('tracker: a socket in the accept queue (no inode, no owner yet)', () => {
+  const SERVER = { pid: 77, startedAtMs: 1_700_000_000_000 };
+  const listening = [listen('0.0.0.0', 8080)];
+  const queued = obs('procfs', '10.0.0.2:8080', '10.0.0.1:50123');
+  const accepted = obs('procfs', '10.0.0.2:8080', '10.0.0.1:50123', { inode: 31, process: SERVER });
+  const timeWait = obs('procfs', '10.0.0.2:8080', '10.0.0.1:50123', { state: 'TIME_WAIT' });
+  const at = (t: Tracker, i: number, observations: ReturnType<typeof obs>[]): readonly ConnectionRow[] =>
+    t.build({ timeMs: T0 + i * INTERVAL, readings: [reading('procfs', observations, { listening })] }).connections;
+
+  it('is one connection of the process that accepts it, still that process in TIME_WAIT, counted once', () => {
+    const t = tracker();
+    assert.deepEqual(at(t, 0, [queued]), [], 'its row waits for the owner');
+    const owned = only(at(t, 1, [accepted]));
+    assert.deepEqual([owned.process, owned.newCount, owned.direction], [SERVER, 1, 'incoming']);
+    const closing = only(at(t, 2, [timeWait]));
+    assert.deepEqual([closing.process, closing.newCount, closing.state], [SERVER, 0, 'TIME_WAIT']);
+  });
+
+  it('gone before any process took it: written once in the next snapshot, ownerless', () => {
+    const t = tracker();
+    assert.deepEqual(at(t, 0, [queued]), []);
+    const gone = only(at(t, 1, []));
+    assert.deepEqual([gone.process, gone.newCount, gone.state, gone.localPort, gone.remotePort], [null, 1, 'CLOSE', 8080, 50123]);
+    assert.deepEqual(at(t, 2, []), []);
+  });
+
+  it('still ownerless an interval later: written as it is, and not held again', () => {
+    const t = tracker();
+    assert.deepEqual(at(t, 0, [queued]), []);
+    const late = only(at(t, 1, [queued]));
+    assert.deepEqual([late.process, late.newCount], [null, 1]);
+    assert.equal(only(at(t, 2, [queued])).newCount, 0);
+  });
+
+  it('with a short interval, waits a few seconds for a busy server to accept', () => {
+    const t = tracker({ intervalMs: 1000 });
+    const tick = (i: number, observations: ReturnType<typeof obs>[]): readonly ConnectionRow[] =>
+      t.build({ timeMs: T0 + i * 1000, readings: [reading('procfs', observations, { listening })] }).connections;
+    for (let i = 0; i < 4; i++) assert.deepEqual(tick(i, [queued]), [], `tick ${i}`);
+    const owned = only(tick(4, [accepted]));
+    assert.deepEqual([owned.process, owned.newCount], [SERVER, 1]);
+  });
+
+  it('its bytes counted before the owner came (eBPF: pid and inode from accept()) land in the first row', () => {
+    const t = tracker();
+    const ebpf = (extra: Parameters<typeof obs>[3]): ReturnType<typeof obs> =>
+      obs('ebpf', '10.0.0.2:8080', '10.0.0.1:50123', { direction: 'incoming', bytesSent: 0, bytesReceived: 0, retransmits: 0, ...extra });
+    assert.deepEqual(t.build({ timeMs: T0, readings: [reading('ebpf', [ebpf({ bytesReceived: 300 })])] }).connections, []);
+    const owned = only(t.build({ timeMs: T0 + INTERVAL, readings: [reading('ebpf', [ebpf({ bytesReceived: 500, bytesSent: 40, inode: 9, process: SERVER })])] }).connections);
+    assert.deepEqual([owned.process, owned.newCount, owned.bytesReceived, owned.bytesSent], [SERVER, 1, 500, 40]);
+  });
+
+  it('a client socket or a UDP flow without an owner is never held', () => {
+    const t = tracker();
+    assert.equal(at(t, 0, [obs('procfs', '10.0.0.1:50123', '10.0.0.2:8080')]).length, 1);
+    assert.equal(at(t, 0, [obs('procfs', '10.0.0.2:8080', '10.0.0.1:50124', { protocol: 'udp' })]).length, 1);
   });
 });

@@ -160,11 +160,7 @@ describe('two namespaces on one host reusing 127.0.0.1:7811, asked at every reso
             assert.deepEqual(edge.client.host, { id: HOST }, what);
             assert.deepEqual(edge.client.process, { pid: o.clientPid, name: o.spec.clientName }, what);
             assert.deepEqual(edge.server.host, { id: HOST }, what);
-            // /proc alone can catch the server's socket while it still waits in the accept queue, owned by no
-            // process yet (issue 10 item 4, still open): there the server end may be ownerless, but it is never
-            // the twin namespace's server.
-            if (mode === 'procfs' && edge.server.process === null) assert.equal(edge.server.host?.id, HOST, what);
-            else assert.deepEqual(edge.server.process, { pid: o.serverPid, name: o.spec.serverName }, what);
+            assert.deepEqual(edge.server.process, { pid: o.serverPid, name: o.spec.serverName }, what);
             assert.equal(edge.server.address, ADDRESS, what);
             assert.equal(edge.server.port, PORT, what);
             assert.equal(edge.connections, o.spec.count, what);

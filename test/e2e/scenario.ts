@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { deployConntrail, waitForLine, type Say } from './deployment.js';
+import { deployConntrail, waitForLine, type Say, type SourceMode } from './deployment.js';
 import { buildTopology, type Topology, type TopologyOptions } from './topology.js';
 
 export { READER_PASSWORD, WRITER_PASSWORD, TOKEN } from './deployment.js';
@@ -43,6 +43,8 @@ export interface ScenarioOptions {
   /** How long each long connection lives; it sends a chunk at least every 250 ms (default 3). */
   readonly longSeconds?: number;
   readonly topology?: TopologyOptions;
+  /** The collectors' source mode (default: conntrail's own default, auto). */
+  readonly source?: SourceMode;
 }
 
 export async function runScenario(say: Say, options: ScenarioOptions = {}): Promise<Scenario> {
@@ -61,7 +63,7 @@ export async function runScenario(say: Say, options: ScenarioOptions = {}): Prom
     say(`topology ${topology.id}: client ${addr.client} -> router (VIP ${addr.vip}:${topology.vipPort}, masquerade ${addr.routerServerSide}) -> server ${addr.server}:${topology.serverPort}`);
     server = topology.spawnIn(ns.server, process.execPath, [SERVER_PROGRAM, String(topology.serverPort)]);
     const serverPid = (JSON.parse(await waitForLine(server, 'traffic server', 10_000)) as { pid: number }).pid;
-    deployment = await deployConntrail(topology, { intervalS: INTERVAL_S }, say);
+    deployment = await deployConntrail(topology, { intervalS: INTERVAL_S, ...(options.source ? { source: options.source } : {}) }, say);
     const { graphql, sqlAsReader } = deployment;
 
     const trafficAt = new Date();

@@ -111,6 +111,33 @@ describe('eBPF source supervision', () => {
     }
   });
 
+  it('does not report again, from the new seed, a connection reported closed before a restart (its TIME_WAIT socket)', async () => {
+    const source = await EbpfSource.start(options());
+    try {
+      const port = await shortConnection();
+      const before: SocketObservation[] = [];
+      for (let i = 0; i < 20 && !before.some((o) => o.remote.port === port && o.closedAtMs !== null); i++) before.push(...(await read(source)).observations);
+      const closed = before.find((o) => o.remote.port === port && o.closedAtMs !== null);
+      assert.ok(closed, 'the short connection was reported closed');
+      const ours = (o: SocketObservation): boolean => (o.local.port === closed.local.port && o.remote.port === port)
+        || (o.local.port === port && o.remote.port === closed.local.port);
+      const oldPid = source.helperPid as number;
+      process.kill(oldPid, 'SIGKILL');
+      await waitFor(() => source.restarts === 1 || source.dead, 20_000, 'the restart');
+      await source.settled();
+      assert.equal(source.dead, false);
+      const afterRestart: SocketObservation[] = [];
+      for (let i = 0; i < 3; i++) afterRestart.push(...(await read(source)).observations);
+      // The client's socket still lingers in TIME_WAIT (60 s), in the /proc scan the new helper was seeded from.
+      const scanner = procfsSource();
+      const scan = await read(scanner).finally(() => scanner.close());
+      assert.ok(scan.observations.some((o) => ours(o) && o.state === 'TIME_WAIT'), 'the TIME_WAIT socket is in /proc');
+      assert.deepEqual(afterRestart.filter(ours), [], 'reported again after the restart');
+    } finally {
+      await source.close();
+    }
+  });
+
   it('answers the next read after one was aborted mid-dump, without counting it a death', async () => {
     const source = await EbpfSource.start(options());
     try {

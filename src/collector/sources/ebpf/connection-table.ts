@@ -147,7 +147,12 @@ export class ConnectionTable {
     this.reportedWildcard = new Map();
   }
 
-  /** Replaces the seed with a fresh /proc scan, skipping what the helper already reports. */
+  /**
+   * Replaces the seed with a fresh /proc scan, skipping what the helper already reports, and TIME_WAIT
+   * sockets: those connections are over (a helper that ran before reported their close already), the kernel
+   * no longer ties them to a process, and no close record would ever end their seed, so each read would
+   * report them again as an ownerless connection of their own.
+   */
   seed(observations: readonly SocketObservation[], nowMs: number): void {
     const reported = new Set<string>();
     for (const rec of this.live.values()) reported.add(recordTuple(rec));
@@ -155,6 +160,7 @@ export class ConnectionTable {
     this.seeds = new Map();
     this.seedOwners = new Map();
     for (const o of observations) {
+      if (o.state === 'TIME_WAIT') continue;
       const key = tupleKey(o.netns, o.protocol, o.local, o.remote);
       if (o.process !== null) this.seedOwners.set(key, o.process);
       if (!reported.has(key)) this.seeds.set(key, { observation: o, seededAtMs: nowMs });
