@@ -78,6 +78,29 @@ export async function poll<T>(what: string, timeoutMs: number, check: () => Prom
   }
 }
 
+/**
+ * One POST to the API. A request that got no response at all ("fetch failed": the connection was reset or
+ * refused) is sent again, a few times: on a loaded machine a pooled keep-alive connection can be closed
+ * by the server's idle timer just as it is reused. Every e2e request is a query, so resending it is safe;
+ * any response, error or not, is final. When it keeps failing, the error says why and whether the router
+ * process is still alive (`routerGone` returns its exit and log once it has ended).
+ */
+async function postGraphql(url: string, body: string, routerGone: () => string | null): Promise<Response> {
+  const attempts = 4;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body });
+    } catch (err) {
+      const gone = routerGone();
+      if (gone !== null || attempt >= attempts) {
+        const cause = err instanceof Error && err.cause !== undefined ? ` (cause: ${String(err.cause)})` : '';
+        throw new Error(`POST ${url} failed after ${attempt} attempt(s): ${String(err)}${cause}${gone !== null ? `\n${gone}` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
 export async function deployConntrail(topology: Topology, options: DeployOptions, say: Say): Promise<Deployment> {
   const dataDir = mkdtempSync(join(tmpdir(), 'conntrail-e2e-'));
   const children: ChildProcess[] = [];
@@ -108,10 +131,11 @@ export async function deployConntrail(topology: Topology, options: DeployOptions
   };
 
   const graphql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
-    const res = await fetch(apiUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify({ query, variables }),
+    const res = await postGraphql(apiUrl, JSON.stringify({ query, variables }), () => {
+      const router = children[0];
+      return router === undefined || (router.exitCode === null && router.signalCode === null)
+        ? null
+        : `the router process ended (${router.exitCode ?? router.signalCode})\n--- router log ---\n${logs.get('router') ?? ''}`;
     });
     const body = (await res.json()) as { data?: T; errors?: unknown[] };
     if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);

@@ -1,4 +1,5 @@
-import type { ProcessInfo, ProcessKey, SocketObservation } from '../../../domain/connection.js';
+import type { Endpoint, ProcessInfo, ProcessKey, SocketObservation } from '../../../domain/connection.js';
+import { isUnspecified } from '../../socket-key.js';
 import type { ConnRecord } from './format.js';
 import { recordKey, recordProcess, recordToObservation, tupleKey, type EbpfClock } from './observation.js';
 
@@ -22,6 +23,12 @@ export interface TableReading {
 export interface ConnectionTableOptions {
   /** UDP seeds (sockets without flow events) are dropped after this long; TCP seeds last until a close. */
   readonly udpSeedTtlMs: number;
+  /**
+   * A live UDP flow whose local address is still unspecified (a wildcard-bound socket sent first; the
+   * address its datagrams used is learnt from the first answer) is not reported until it is this old,
+   * so a request answered within it is reported once, under its real local address.
+   */
+  readonly udpLocalGraceMs?: number;
 }
 
 interface Seed {
@@ -31,6 +38,24 @@ interface Seed {
 
 function recordTuple(rec: ConnRecord): string {
   return tupleKey(rec.netns, rec.protocol, rec.local, rec.remote);
+}
+
+function isWildcardUdp(rec: ConnRecord): boolean {
+  return rec.protocol === 'udp' && isUnspecified(rec.local.address);
+}
+
+/**
+ * One UDP flow across its re-keying: when a wildcard socket learns the local address of a flow, the
+ * helper moves the flow to a key with that address and the same socket, peer and opening (FORMAT.md), so
+ * the record before and the record after share this.
+ */
+function udpLineage(rec: ConnRecord): string {
+  return `${rec.cookie}/${rec.openNs}/${rec.remote.address}/${rec.remote.port}`;
+}
+
+/** recordKey of the flow's record before its local address was learnt (both spellings of "unspecified"). */
+function wildcardKeys(rec: ConnRecord): string[] {
+  return ['0.0.0.0', '::'].map((address) => recordKey({ ...rec, local: { ...rec.local, address } }));
 }
 
 export class ConnectionTable {
@@ -43,6 +68,14 @@ export class ConnectionTable {
   private seeds = new Map<string, Seed>();
   /** Owners the /proc scan knew for seeded tuples: a pre-existing connection's records may lack a pid. */
   private seedOwners = new Map<string, ProcessKey>();
+  /** CLOCK_BOOTTIME ns of the latest dump: the age of a live flow, for udpLocalGraceMs. */
+  private liveAtNs = 0;
+  /**
+   * UDP flows already reported with an unspecified local address (their answer came after the grace):
+   * udpLineage -> the local endpoint reported. Their later records keep it, so the flow stays one
+   * socket to the tracker and its bytes are not counted again under a second key. Dropped at the close.
+   */
+  private reportedWildcard = new Map<string, Endpoint>();
 
   constructor(private readonly options: ConnectionTableOptions) {}
 
@@ -55,7 +88,11 @@ export class ConnectionTable {
   }
 
   addClosed(rec: ConnRecord, clock: EbpfClock): void {
-    if (this.live.size > 0) this.live.delete(recordKey(rec));
+    if (this.live.size > 0) {
+      this.live.delete(recordKey(rec));
+      // A flow re-keyed and then closed before the next dump: its wildcard record is not another flow.
+      if (rec.protocol === 'udp' && !isUnspecified(rec.local.address)) for (const k of wildcardKeys(rec)) this.live.delete(k);
+    }
     if (this.seeds.size > 0) this.seeds.delete(recordTuple(rec));
     this.closed.push(this.toObservation(rec, clock));
     noteProcess(this.closedProcesses, rec, clock);
@@ -69,8 +106,12 @@ export class ConnectionTable {
    * closed at `nowNs` rather than kept forever. Returns how many were.
    */
   replaceLive(records: readonly ConnRecord[], nowNs: number, clock: EbpfClock): number {
+    this.liveAtNs = nowNs;
     const next = new Map<string, ConnRecord>();
+    /** Lineages of UDP flows with a known local address in this dump: their wildcard records are gone for that. */
+    const learnt = new Set<string>();
     for (const rec of records) {
+      if (rec.protocol === 'udp' && !isUnspecified(rec.local.address)) learnt.add(udpLineage(rec));
       // A connect() in flight: the kernel picks the local port after the SYN_SENT event, so the record
       // has port 0 until the next transition. Such a half-known tuple would only mislead a reader.
       if (rec.state === 'SYN_SENT' && rec.local.port === 0) continue;
@@ -81,6 +122,8 @@ export class ConnectionTable {
     const missing = new Set<string>();
     for (const [key, rec] of this.live) {
       if (next.has(key)) continue;
+      // Not closed: moved to its real local address (the helper took its counters over).
+      if (isWildcardUdp(rec) && learnt.has(udpLineage(rec))) continue;
       if (this.missing.has(key)) {
         this.addClosed({ ...rec, closed: true, state: 'CLOSE', closeNs: nowNs }, clock);
         vanished++;
@@ -101,6 +144,7 @@ export class ConnectionTable {
   forgetLive(): void {
     this.live = new Map();
     this.missing = new Set();
+    this.reportedWildcard = new Map();
   }
 
   /**
@@ -127,7 +171,13 @@ export class ConnectionTable {
   take(clock: EbpfClock, nowMs: number): TableReading {
     const observations = this.closed;
     const processes = this.closedProcesses;
+    const graceNs = (this.options.udpLocalGraceMs ?? 0) * 1e6;
     for (const rec of this.live.values()) {
+      // Its first answer may still tell its local address; until then it is reported by nobody (its
+      // counters stay in the helper, nothing is lost).
+      if (graceNs > 0 && isWildcardUdp(rec) && rec.openNs > 0 && this.liveAtNs - rec.openNs < graceNs
+        && !this.reportedWildcard.has(udpLineage(rec))) continue;
+      if (isWildcardUdp(rec)) this.reportedWildcard.set(udpLineage(rec), rec.local);
       observations.push(this.toObservation(rec, clock));
       noteProcess(processes, rec, clock);
     }
@@ -145,12 +195,23 @@ export class ConnectionTable {
     return { observations, processes: list };
   }
 
-  private toObservation(rec: ConnRecord, clock: EbpfClock): SocketObservation {
+  private toObservation(record: ConnRecord, clock: EbpfClock): SocketObservation {
+    const rec = this.asReported(record);
     if (this.seedOwners.size === 0) return recordToObservation(rec, clock);
     const tuple = recordTuple(rec);
     const owner = this.seedOwners.get(tuple) ?? null;
     if (rec.closed) this.seedOwners.delete(tuple);
     return recordToObservation(rec, clock, owner);
+  }
+
+  /** The record under the local endpoint its flow was first reported with; forgets that at the close. */
+  private asReported(rec: ConnRecord): ConnRecord {
+    if (rec.protocol !== 'udp' || this.reportedWildcard.size === 0) return rec;
+    const lineage = udpLineage(rec);
+    const local = this.reportedWildcard.get(lineage);
+    if (local === undefined) return rec;
+    if (rec.closed) this.reportedWildcard.delete(lineage);
+    return local === rec.local ? rec : { ...rec, local };
   }
 }
 

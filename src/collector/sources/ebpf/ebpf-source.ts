@@ -27,6 +27,8 @@ export interface EbpfSourceOptions {
   readonly helperArgs?: readonly string[];
   /** A UDP flow without datagrams for this long is reported closed. */
   readonly udpIdleMs?: number;
+  /** A UDP flow whose local address is not known yet (sent from a wildcard socket) waits this long for its answer to tell it. */
+  readonly udpLocalGraceMs?: number;
   readonly maxConnections?: number;
   /** Connections that exist before the helper starts (it only sees events): e.g. a /proc scan. */
   readonly initialState?: () => Promise<readonly SocketObservation[]>;
@@ -43,6 +45,7 @@ interface Settings {
   readonly helperPath: string;
   readonly helperArgs: readonly string[];
   readonly udpIdleMs: number;
+  readonly udpLocalGraceMs: number;
   readonly maxConnections: number;
   readonly initialState: (() => Promise<readonly SocketObservation[]>) | null;
   readonly logger: Logger;
@@ -60,6 +63,7 @@ function settingsFrom(o: EbpfSourceOptions): Settings {
     helperPath: o.helperPath ?? defaultHelperPath(),
     helperArgs: o.helperArgs ?? [],
     udpIdleMs: o.udpIdleMs ?? 30_000,
+    udpLocalGraceMs: o.udpLocalGraceMs ?? 5_000,
     maxConnections: o.maxConnections ?? 65_536,
     initialState: o.initialState ?? null,
     logger: o.logger ?? silentLogger,
@@ -93,7 +97,7 @@ export class EbpfSource implements ConnectionSource {
   private bootToEpochMs: number | null = null;
 
   private constructor(private readonly s: Settings) {
-    this.table = new ConnectionTable({ udpSeedTtlMs: s.udpIdleMs });
+    this.table = new ConnectionTable({ udpSeedTtlMs: s.udpIdleMs, udpLocalGraceMs: s.udpLocalGraceMs });
     const ctx = createProcContext(s.procRoot, s.clkTck);
     this.bootTimeMs = ctx.bootTimeMs;
     this.processCache = new ProcessCache(ctx);
