@@ -87,3 +87,24 @@ test('a statement that never ends is stopped: the engine restarts on the same da
     await dispose();
   }
 });
+
+test('a 1.3 GB result does not kill the engine for good: the client gets 57P01, the engine restarts with the data and the writer goes on', async () => {
+  const { store, dispose } = await freshStore();
+  try {
+    const writer = new SnapshotWriter(store.writer);
+    assert.equal((await writer.write(snapshot({ hostId: 'before', timeMs: 15_000 * 1000 }))).written, true);
+    const reader = new pg.Client({ connectionString: store.embedded!.url('conntrail_reader') });
+    reader.on('error', () => undefined);
+    await reader.connect();
+    // The engine runs out of memory building it (PGlite builds a whole result before the reply cap can act).
+    await assert.rejects(reader.query(`SELECT repeat('x', 1000000) AS s FROM generate_series(1, 1300)`),
+      (err: unknown) => (err as { code?: string }).code === '57P01' || (err as { code?: string }).code === '54000');
+    await reader.end().catch(() => undefined);
+    await eventually('the writer to write again', 120_000, async () =>
+      (await writer.write(snapshot({ hostId: 'after', timeMs: 15_000 * 1001 })).catch(() => ({ written: false }))).written ? true : undefined);
+    const hosts = (await store.writer.query<{ host_id: string }>('SELECT host_id FROM conntrail.hosts ORDER BY 1')).rows.map((r) => r.host_id);
+    assert.deepEqual(hosts, ['after', 'before'], 'what was written before the restart is still there');
+  } finally {
+    await dispose();
+  }
+});
