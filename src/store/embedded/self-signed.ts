@@ -38,7 +38,9 @@ function name(cn: string): Buffer {
 export function selfSignedCertificate(commonName = 'conntrail', now = new Date()): PemPair {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // a positive INTEGER
+  // A positive INTEGER in its minimal DER form: the top bit clear (else negative) and the first byte never
+  // zero (a leading 0x00 before a byte below 0x80 is "illegal padding", refused by OpenSSL 1 time in 256).
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
   const notAfter = new Date(now.getTime() + 10 * 365 * 24 * 3600 * 1000);
   const tbs = der(SEQUENCE,
     der(0x02, serial),
