@@ -171,16 +171,25 @@ export async function fetchConnectionPages(
       FROM bi.connections WHERE ${where.join(' AND ')}) ranked WHERE rn <= ${p.add(page.first + 1)} ORDER BY rn, host_id, pid, started_us`;
   }
   const { rows } = await db.query<Row>(sql, p.values);
-  const grouped = new Map<string, ConnectionRecord[]>();
-  for (const row of rows) {
-    const record = toRecord(row);
-    const key = scope.kind === 'all' ? '' : scope.kind === 'hosts' ? record.hostId
+  return pagesByParent(rows.map(toRecord), scope.kind, page.first);
+}
+
+/**
+ * Splits records ranked per parent into one page per parent, keyed as the scope's loaders key them: '' for
+ * 'all', the host id for 'hosts', processParentKey for 'processes'.
+ */
+export function pagesByParent<R extends { readonly hostId: string; readonly pid: number | null; readonly processStartedUs: number | null }>(
+  records: readonly R[], scope: 'all' | 'hosts' | 'processes', first: number,
+): Map<string, Page<R>> {
+  const grouped = new Map<string, R[]>();
+  for (const record of records) {
+    const key = scope === 'all' ? '' : scope === 'hosts' ? record.hostId
       : processParentKey({ hostId: record.hostId, pid: record.pid ?? -1, startedUs: record.processStartedUs ?? -1 });
     const list = grouped.get(key);
     if (list) list.push(record);
     else grouped.set(key, [record]);
   }
-  const pages = new Map<string, Page<ConnectionRecord>>();
-  for (const [key, list] of grouped) pages.set(key, toPage(list, page.first));
+  const pages = new Map<string, Page<R>>();
+  for (const [key, list] of grouped) pages.set(key, toPage(list, first));
   return pages;
 }

@@ -12,7 +12,7 @@
 import type { Protocol } from '../../domain/connection.js';
 import type { Queryable } from '../database.js';
 import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
-import { processParentKey, type ProcessParent } from './connections.js';
+import { pagesByParent, type ProcessParent } from './connections.js';
 
 export interface ListenerFilter {
   readonly hosts?: readonly string[] | null;
@@ -183,16 +183,5 @@ export async function fetchListenerPages(
       WHERE rn <= ${limit} ORDER BY rn, host_id, pid, started_us`
     : `SELECT * FROM (${stretches}) listed ${keyset.join('')} ORDER BY ${ORDER} LIMIT ${limit}`;
   const { rows } = await db.query<Row>(sql, p.values);
-  const grouped = new Map<string, ListenerRecord[]>();
-  for (const row of rows) {
-    const record = toRecord(row);
-    const key = scope.kind === 'all' ? '' : scope.kind === 'hosts' ? record.hostId
-      : processParentKey({ hostId: record.hostId, pid: record.pid ?? -1, startedUs: record.processStartedUs ?? -1 });
-    const list = grouped.get(key);
-    if (list) list.push(record);
-    else grouped.set(key, [record]);
-  }
-  const pages = new Map<string, Page<ListenerRecord>>();
-  for (const [key, list] of grouped) pages.set(key, toPage(list, page.first));
-  return pages;
+  return pagesByParent(rows.map(toRecord), scope.kind, page.first);
 }
