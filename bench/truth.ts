@@ -46,25 +46,35 @@ interface ModeResult {
   readonly failure: string | null;
   readonly problems: readonly string[];
   readonly resolution: string;
+  /** With --rows: the raw rows on the service ports of the wrong edges. */
+  readonly rows: readonly string[];
 }
 
-interface Options { readonly longSeconds: number; readonly modes: string[]; readonly resolution: string }
+interface Options {
+  readonly longSeconds: number; readonly modes: string[]; readonly resolution: string; readonly scenarios: string[] | null;
+  /** Print the raw rows behind each wrong edge (its service port), to see why they were not joined. */
+  readonly rows: boolean;
+}
 
 function options(args: readonly string[]): Options {
   let longSeconds = Number(process.env.TRUTH_LONG_SECONDS ?? DEFAULT_LONG_SECONDS);
   let modes = ['ebpf', 'procfs'];
   let resolution = 'AUTO';
+  let scenarios: string[] | null = null;
+  let rows = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--full') longSeconds = 600;
     else if (args[i] === '--long-seconds') longSeconds = Number(args[++i]);
     else if (args[i] === '--modes') modes = (args[++i] ?? '').split(',').filter(Boolean);
     else if (args[i] === '--resolution') resolution = (args[++i] ?? '').toUpperCase();
-    else throw new Error(`truth bench: unknown option ${args[i]} (--long-seconds N, --full, --modes ebpf,procfs, --resolution AUTO|RAW|MINUTE|HOUR|DAY)`);
+    else if (args[i] === '--scenarios') scenarios = (args[++i] ?? '').split(',').filter(Boolean);
+    else if (args[i] === '--rows') rows = true;
+    else throw new Error(`truth bench: unknown option ${args[i]} (--long-seconds N, --full, --modes ebpf,procfs, --resolution AUTO|RAW|MINUTE|HOUR|DAY, --scenarios a,b, --rows)`);
   }
   if (!Number.isFinite(longSeconds) || longSeconds < 1) throw new Error('--long-seconds must be at least 1');
   for (const m of modes) if (!MODES[m]) throw new Error(`unknown mode ${m} (ebpf, procfs)`);
   if (!RESOLUTIONS.includes(resolution)) throw new Error(`unknown resolution ${resolution} (${RESOLUTIONS.join(', ')})`);
-  return { longSeconds, modes, resolution };
+  return { longSeconds, modes, resolution, scenarios, rows };
 }
 
 function toObserved(e: ApiEdge): ObservedEdge {
@@ -95,7 +105,8 @@ async function runMode(mode: Mode, opts: Options, progress: (line: string) => vo
     deployment = await deployConntrail(t, { intervalS: INTERVAL_S, source: mode.source }, progress);
     progress(`conntrail running; starting the scenarios (the long-lived connection lasts ${longSeconds} s)`);
     const expected: GroundTruthEdge[] = [];
-    await Promise.all(truthScenarios(t).map(async (s) => {
+    const chosen = truthScenarios(t).filter((s) => opts.scenarios === null || opts.scenarios.includes(s.name));
+    await Promise.all(chosen.map(async (s) => {
       const r = await s.run(t, { longSeconds });
       finishers.push(() => r.finish());
       expected.push(...r.edges);
@@ -109,15 +120,39 @@ async function runMode(mode: Mode, opts: Options, progress: (line: string) => vo
     finishers.length = 0;
     const score = scoreEdges(expected, talkers.edges.map(toObserved), { pids: new Set(deployment.pids), serverPorts: new Set([API_PORT, SQL_PORT]) });
     progress(`scored: ${score.found}/${score.expected} edges found, ${score.answered} answered`);
-    return { label: mode.label, bytes: mode.bytes, score, failure: null, problems, resolution: talkers.resolution };
+    const rows = opts.rows ? await wrongEdgeRows(deployment, score, startedAt) : [];
+    return { label: mode.label, bytes: mode.bytes, score, failure: null, problems, resolution: talkers.resolution, rows };
   } catch (err) {
     progress(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
-    return { label: mode.label, bytes: mode.bytes, score: null, failure: err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err), problems: [], resolution: '-' };
+    return { label: mode.label, bytes: mode.bytes, score: null, failure: err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err), problems: [], resolution: '-', rows: [] };
   } finally {
     for (const f of finishers) await f().catch(() => undefined);
     await cleanup();
     cleanups.delete(cleanup);
   }
+}
+
+interface RawRow {
+  time: Date; host_id: string; netns: string; direction: string; la: string; local_port: number; ra: string; remote_port: number;
+  pid: number | null; state: string; opened_at: Date | null; closed_at: Date | null; bytes_sent: string; bytes_received: string; new_count: number; source: string;
+}
+
+/** The raw rows (both hosts) on the service port of each wrong edge, oldest first: what the matcher was given. */
+async function wrongEdgeRows(deployment: Deployment, score: TruthScore, since: Date): Promise<string[]> {
+  const ports = [...new Set(score.falsePositives.map((e) => e.server.port).filter((p): p is number => p !== null))];
+  const clock = (d: Date | null): string => (d ? d.toISOString().slice(11, 23) : '-');
+  const lines: string[] = [];
+  for (const port of ports) {
+    const rows = await deployment.sqlAsReader<RawRow>(`SELECT time, host_id, netns::text AS netns, direction, host(local_addr) AS la, local_port,
+        host(remote_addr) AS ra, remote_port, pid, state, opened_at, closed_at, bytes_sent::text, bytes_received::text, new_count, source
+      FROM bi.connections WHERE time >= $1 AND (local_port = $2 OR remote_port = $2) ORDER BY remote_port, local_port, time LIMIT 400`, [since, port]);
+    lines.push(`   rows on port ${port} (${rows.length}):`);
+    for (const r of rows) {
+      lines.push(`     ${clock(r.time)} ${r.host_id}/${r.netns} ${r.direction} ${r.la}:${r.local_port} -> ${r.ra}:${r.remote_port} pid ${r.pid ?? '-'} ${r.state}`
+        + ` open ${clock(r.opened_at)} close ${clock(r.closed_at)} ${r.bytes_sent}/${r.bytes_received} B new ${r.new_count} ${r.source}`);
+    }
+  }
+  return lines;
 }
 
 const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
@@ -213,6 +248,7 @@ export async function run(report: (line: string) => void, args: readonly string[
     report('');
     for (const line of perScenario(results)) report(line);
     for (const r of results) for (const line of falsePositives(r, 15)) report(line);
+    for (const r of results) for (const line of r.rows) report(line);
     const problems = results.flatMap((r) => r.problems.map((p) => `${r.label}: ${p}`));
     if (results.some((r) => r.score)) report(problems.length === 0 ? '   ground truth consistent: every server counted what its clients counted'
       : `   ground truth suspect:\n${problems.map((p) => `     ${p}`).join('\n')}`);
