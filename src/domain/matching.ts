@@ -43,6 +43,11 @@ export interface SideGroup {
   readonly connections: number;
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
+  /**
+   * Some of its rows stand for several connections (elision) under the tuple of one of them: the others'
+   * own client ports are gone, so they can only be joined by their triple (see matchFlows).
+   */
+  readonly elided?: boolean;
 }
 
 /** A NAT translation (or, in triple mode, translations sharing all but the client-side ports). */
@@ -221,10 +226,12 @@ function findCandidates(
   servers: Map<string, SideGroup[]>,
   nats: Map<string, NatGroup[]>,
   options: MatchOptions,
+  /** How `servers` is keyed (by 4-tuple or triple), when not as `nats` is. */
+  serversExact = options.exact,
 ): Candidate[] {
   const slack = options.toleranceMs;
   const start = clientServerTuple(client);
-  const direct = reachable(start, client, (servers.get(tupleKey(start, options.exact)) ?? []).filter((s) => overlaps(s, client, slack)));
+  const direct = reachable(start, client, (servers.get(tupleKey(start, serversExact)) ?? []).filter((s) => overlaps(s, client, slack)));
   if (direct.length > 0) return direct.map((server) => ({ server, nat: [], destination: { address: server.localAddress, port: server.localPort } }));
 
   const maxHops = options.maxNatHops ?? DEFAULT_MAX_NAT_HOPS;
@@ -242,7 +249,7 @@ function findCandidates(
         const translated = natTranslated(n);
         const nextChain = [...chain, n];
         const nextScope: Scope = n.netns === null ? scope : n;
-        const found = reachable(translated, nextScope, (servers.get(tupleKey(translated, options.exact)) ?? []).filter((s) => overlaps(s, client, slack)));
+        const found = reachable(translated, nextScope, (servers.get(tupleKey(translated, serversExact)) ?? []).filter((s) => overlaps(s, client, slack)));
         if (found.length > 0) {
           for (const server of found) resolved.push({ server, nat: nextChain, destination: { address: server.localAddress, port: server.localPort } });
         } else {
@@ -264,6 +271,52 @@ function serverWeight(s: SideGroup): number {
   return s.bytesSent + s.bytesReceived;
 }
 
+/**
+ * Joins of records that elision took their own tuple from, by triple (exact mode only). Each host elides the
+ * connections of its own interval, and two hosts' intervals (and so the sets of connections they elide
+ * together) differ: a connection can keep its row on one end and be folded into a row of another client port
+ * on the other. Such a record finds no 4-tuple; it joins by triple (client address, server address and port,
+ * through translations of any client port), and only where one of the two ends is elided: two records with
+ * their own tuples that do not meet are not the same connection.
+ */
+interface ElidedJoins {
+  /** The triple candidates of a client record the 4-tuple join left alone. */
+  candidates(client: SideGroup): Candidate[];
+  /** Whether a server record no 4-tuple reached is inside an elided client record. */
+  covers(server: SideGroup): boolean;
+}
+
+function elidedJoins(clients: readonly SideGroup[], servers: readonly SideGroup[], translations: readonly NatGroup[], options: MatchOptions): ElidedJoins | null {
+  if (!options.exact || !groupsElided(clients, servers)) return null;
+  const triple: MatchOptions = { ...options, exact: false };
+  const serverIndex = index(servers, (s) => tupleKey(clientServerTuple(s), false));
+  const natByOriginal = index(translations, (n) => tupleKey(natOriginal(n), true));
+  const natByTriple = index(translations, (n) => tupleKey(natOriginal(n), false));
+  // The client's own translations first (its port's); only when it has none (a record elided on the router,
+  // or an entry gone), the translations of its triple. One candidate per server record.
+  const reached = (client: SideGroup): Candidate[] => {
+    const own = findCandidates(client, serverIndex, natByOriginal, options, false).filter((c) => c.server !== null);
+    const found = own.length > 0 ? own : findCandidates(client, serverIndex, natByTriple, triple).filter((c) => c.server !== null);
+    return found.filter((c, i) => found.findIndex((o) => o.server === c.server) === i);
+  };
+  let covered: Set<SideGroup> | null = null;
+  return {
+    candidates: (client) => reached(client).filter((c) => c.server !== null && (client.elided === true || c.server.elided === true)),
+    covers(server) {
+      if (covered === null) {
+        const set = new Set<SideGroup>();
+        for (const c of clients) if (c.elided === true) for (const found of reached(c)) if (found.server) set.add(found.server);
+        covered = set;
+      }
+      return covered.has(server);
+    },
+  };
+}
+
+function groupsElided(clients: readonly SideGroup[], servers: readonly SideGroup[]): boolean {
+  return clients.some((g) => g.elided === true) || servers.some((g) => g.elided === true);
+}
+
 /** Matches client and server records (and translations) into flows. Pure; output order follows input order. */
 export function matchFlows(groups: readonly SideGroup[], translations: readonly NatGroup[], options: MatchOptions): Flow[] {
   const clients = groups.filter((g) => g.role === 'client');
@@ -271,11 +324,16 @@ export function matchFlows(groups: readonly SideGroup[], translations: readonly 
   const serverIndex = index(servers, (s) => tupleKey(clientServerTuple(s), options.exact));
   const natByOriginal = index(translations, (n) => tupleKey(natOriginal(n), options.exact));
   const natByTranslated = index(translations, (n) => tupleKey(natTranslated(n), options.exact));
+  const elided = elidedJoins(clients, servers, translations, options);
   const matchedServers = new Set<SideGroup>();
   const flows: Flow[] = [];
 
   for (const client of clients) {
-    const candidates = findCandidates(client, serverIndex, natByOriginal, options);
+    let candidates = findCandidates(client, serverIndex, natByOriginal, options);
+    if (elided !== null && !candidates.some((c) => c.server !== null)) {
+      const byTriple = elided.candidates(client);
+      if (byTriple.length > 0) candidates = byTriple;
+    }
     if (candidates.length === 0) {
       flows.push({
         match: 'CLIENT_ONLY', protocol: client.protocol, client: endpointOf(client),
@@ -308,6 +366,8 @@ export function matchFlows(groups: readonly SideGroup[], translations: readonly 
 
   for (const server of servers) {
     if (matchedServers.has(server)) continue;
+    // Its connection is in an elided client record, whose figures were counted with the server that record reached.
+    if (elided !== null && elided.covers(server)) continue;
     flows.push(serverOnlyFlow(server, natByTranslated, options));
   }
   return flows;

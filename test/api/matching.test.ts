@@ -156,3 +156,50 @@ test('two namespaces of one host each using 127.0.0.1:7811 are never cross-joine
     ]);
   }
 });
+
+/*
+ * Elision: each host folds the connections of its own interval, and the two hosts' intervals differ, so a
+ * connection can keep its own row on one end and be folded into the row of another client port on the
+ * other (seen with 10 short half-closing connections: 5 client rows of their own, one server row of 3).
+ */
+test('client rows of their own whose connections the server folded into one elided row all join that server', () => {
+  const clients = [40001, 40002, 40003].map((port) => side({ hostId: 'a', role: 'client', process: curl, localAddress: '10.0.1.10', localPort: port,
+    remoteAddress: '10.0.2.20', remotePort: 8080, bytesSent: 100, bytesReceived: 1000, connections: 1 }));
+  const server = side({ hostId: 'b', role: 'server', process: nginx, localAddress: '10.0.2.20', localPort: 8080, remoteAddress: '10.0.1.10',
+    remotePort: 40002, bytesSent: 3000, bytesReceived: 300, connections: 3, elided: true });
+  const flows = matchFlows([...clients, server], [], { exact: true, toleranceMs: 60_000 });
+  assert.deepEqual(flows.map((f) => [f.match, f.client.port, f.server.process?.pid ?? null, f.connections, f.bytesReceived]), [
+    ['BOTH_ENDS', 40001, 200, 1, 1000], ['BOTH_ENDS', 40002, 200, 1, 1000], ['BOTH_ENDS', 40003, 200, 1, 1000],
+  ]);
+});
+
+test('server rows of their own whose connections the client folded into one elided row are not server-only edges', () => {
+  const client = side({ hostId: 'a', role: 'client', process: curl, localAddress: '10.0.1.10', localPort: 40002, remoteAddress: '10.0.2.20',
+    remotePort: 8080, bytesSent: 300, bytesReceived: 3000, connections: 3, elided: true });
+  const servers = [40001, 40002, 40003].map((port) => side({ hostId: 'b', role: 'server', process: nginx, localAddress: '10.0.2.20', localPort: 8080,
+    remoteAddress: '10.0.1.10', remotePort: port, bytesSent: 1000, bytesReceived: 100, connections: 1 }));
+  const flows = matchFlows([client, ...servers], [], { exact: true, toleranceMs: 60_000 });
+  assert.deepEqual(flows.map((f) => [f.match, f.client.port, f.server.process?.pid ?? null, f.connections, f.bytesReceived]), [
+    ['BOTH_ENDS', 40002, 200, 3, 3000],
+  ]);
+});
+
+test('through a DNAT and masquerade, a client row whose translation leads to a folded server port joins the elided server row', () => {
+  const clients = [40001, 40002, 40003].map((port) => side({ hostId: 'a', role: 'client', process: curl, localAddress: '10.0.1.10', localPort: port,
+    remoteAddress: '10.96.0.10', remotePort: 80, bytesSent: 100, bytesReceived: 1000 }));
+  const translations = [40001, 40002, 40003].map((port) => nat({ kind: 'BOTH', origSrc: '10.0.1.10', origSrcPort: port, origDst: '10.96.0.10', origDstPort: 80,
+    replySrc: '10.0.2.20', replySrcPort: 8080, replyDst: '10.0.2.1', replyDstPort: port + 10_000 }));
+  const server = side({ hostId: 'b', role: 'server', process: nginx, localAddress: '10.0.2.20', localPort: 8080, remoteAddress: '10.0.2.1',
+    remotePort: 50002, bytesSent: 3000, bytesReceived: 300, connections: 3, elided: true });
+  const flows = matchFlows([...clients, server], translations, { exact: true, toleranceMs: 60_000 });
+  assert.deepEqual(flows.map((f) => [f.match, f.client.port, f.server.process?.pid ?? null, f.connections]), [
+    ['NAT_RESOLVED', 40001, 200, 1], ['NAT_RESOLVED', 40002, 200, 1], ['NAT_RESOLVED', 40003, 200, 1],
+  ]);
+});
+
+test('without elision, records whose 4-tuples do not meet are not joined by their triple', () => {
+  const client = side({ hostId: 'a', role: 'client', process: curl, localAddress: '10.0.1.10', localPort: 40001, remoteAddress: '10.0.2.20', remotePort: 8080 });
+  const server = side({ hostId: 'b', role: 'server', process: nginx, localAddress: '10.0.2.20', localPort: 8080, remoteAddress: '10.0.1.10', remotePort: 40002 });
+  const flows = matchFlows([client, server], [], { exact: true, toleranceMs: 60_000 });
+  assert.deepEqual(flows.map((f) => f.match), ['CLIENT_ONLY', 'SERVER_ONLY']);
+});

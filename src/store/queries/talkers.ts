@@ -37,6 +37,8 @@ interface SideRow {
   connections: number | string;
   first_seen: Date;
   last_seen: Date;
+  /** RAW only: some row of the group stands for several connections (elision). */
+  elided?: boolean | null;
 }
 
 interface NatRow {
@@ -64,20 +66,21 @@ const NAT_VIEWS: Record<'HOUR' | 'DAY', string> = { HOUR: 'bi.nat_1h', DAY: 'bi.
 /** The service port of a raw row, derived as the aggregates derive it. */
 const RAW_SERVER_PORT = `CASE direction WHEN 'incoming' THEN local_port WHEN 'outgoing' THEN remote_port ELSE LEAST(local_port, remote_port) END`;
 
-const WITH_PROCESS = (grouped: string): string => `
+/** `extra`: more columns of the grouped rows to pass on. */
+const WITH_PROCESS = (grouped: string, extra = ''): string => `
 SELECT g.host_id, g.netns, g.pid, ${epochUs('g.process_started_at')} AS started_us, p.name AS process_name, p.container_id, g.protocol, g.direction,
        host(g.local_addr) AS local_addr, g.local_port, host(g.remote_addr) AS remote_addr, g.remote_port,
-       g.bytes_sent, g.bytes_received, g.connections, g.first_seen, g.last_seen
+       g.bytes_sent, g.bytes_received, g.connections, g.first_seen, g.last_seen${extra}
 FROM (${grouped}) g
 LEFT JOIN bi.processes p ON p.host_id = g.host_id AND p.pid = g.pid AND p.started_at = g.process_started_at`;
 
 const RAW_SIDES_SQL = (p: Params, plan: WindowPlan): string => WITH_PROCESS(`
   SELECT host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port,
          sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(new_count)::bigint AS connections,
-         min(time) AS first_seen, max(time) AS last_seen
+         min(time) AS first_seen, max(time) AS last_seen, bool_or(conn_count > 1) AS elided
   FROM bi.connections
   WHERE ${rawConnectionRows(p, plan)}
-  GROUP BY host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port`);
+  GROUP BY host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port`, ', g.elided');
 
 const TRIPLE_COLUMNS = 'host_id, netns, pid, process_started_at, protocol, direction, local_addr, remote_addr';
 
@@ -152,6 +155,7 @@ function toSide(r: SideRow): SideGroup {
     localAddress: r.local_addr, localPort: r.local_port, remoteAddress: r.remote_addr, remotePort: r.remote_port,
     bytesSent: num(r.bytes_sent), bytesReceived: num(r.bytes_received), connections: num(r.connections),
     firstSeenMs: toMs(r.first_seen), lastSeenMs: toMs(r.last_seen),
+    ...(r.elided === true ? { elided: true } : {}),
   };
 }
 
