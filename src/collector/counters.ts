@@ -9,7 +9,7 @@ import { SOURCE_PRIORITY, type SourceCounters } from './merge.js';
 
 type Field = keyof SourceCounters;
 const FIELDS: readonly Field[] = ['bytesSent', 'bytesReceived', 'retransmits'];
-/** A byte counter going down means the 4-tuple now belongs to another socket. */
+/** A byte counter going down means the 4-tuple now belongs to another socket (unless the socket is known to be the same one). */
 const RESET_FIELDS: readonly Field[] = ['bytesSent', 'bytesReceived'];
 
 export interface CounterDeltas {
@@ -49,7 +49,7 @@ function detectReset(current: CounterTable, previous: CounterTable): boolean {
  * a socket we already followed through another source, from that source this once (so the switch does not
  * count the socket's history twice); otherwise the whole value (first sight). Never negative.
  */
-function fieldDelta(current: CounterTable, previous: CounterTable | null, field: Field): number {
+function fieldDelta(current: CounterTable, previous: CounterTable | null, field: Field, sameSocket: boolean): number {
   let whole: number | null = null;
   for (const s of SOURCE_PRIORITY) {
     const cur = valueOf(current, s, field);
@@ -57,16 +57,28 @@ function fieldDelta(current: CounterTable, previous: CounterTable | null, field:
     if (previous === null) return cur;
     whole ??= cur;
     const prev = valueOf(previous, s, field);
-    if (prev !== null) return cur >= prev ? cur - prev : cur;
+    // Lower on the same socket: a final value correcting a higher earlier one (eBPF's close record gives the
+    // kernel's final counters); what was counted stays counted, nothing is counted again.
+    if (prev !== null) return cur >= prev ? cur - prev : sameSocket ? 0 : cur;
   }
   return whole ?? 0;
 }
 
-function remember(current: CounterTable, previous: CounterTable | null): Map<SourceName, SourceCounters> {
+/** The larger of two counter values (null when neither is known). */
+function higher(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
+function remember(current: CounterTable, previous: CounterTable | null, sameSocket: boolean): Map<SourceName, SourceCounters> {
   const next = new Map<SourceName, SourceCounters>(previous ?? []);
   for (const [source, c] of current) {
     const prior = next.get(source);
-    next.set(source, {
+    // The same socket: what was counted already is the base, even where the latest value is lower.
+    next.set(source, sameSocket && prior ? {
+      bytesSent: higher(c.bytesSent, prior.bytesSent),
+      bytesReceived: higher(c.bytesReceived, prior.bytesReceived),
+      retransmits: higher(c.retransmits, prior.retransmits),
+    } : {
       bytesSent: c.bytesSent ?? prior?.bytesSent ?? null,
       bytesReceived: c.bytesReceived ?? prior?.bytesReceived ?? null,
       retransmits: c.retransmits ?? prior?.retransmits ?? null,
@@ -77,12 +89,17 @@ function remember(current: CounterTable, previous: CounterTable | null): Map<Sou
 
 const NO_COUNTERS: CounterTable = new Map();
 
-/** Deltas since `previous` (null: the socket is new). */
-export function counterDeltas(current: CounterTable, previous: CounterTable | null): CounterDeltas {
+/**
+ * Deltas since `previous` (null: the socket is new). `sameSocket`: the sources identify the socket as the one
+ * `previous` was counted for (same inode, or the same opening time from eBPF), so a lower value is a
+ * correction of that socket's counters, not a new socket on the same tuple.
+ */
+export function counterDeltas(current: CounterTable, previous: CounterTable | null, sameSocket = false): CounterDeltas {
   // Nothing counted now (a /proc-only socket): no delta, no reset, and the previous values stand as they are.
   if (current.size === 0) return { bytesSent: 0, bytesReceived: 0, retransmits: 0, reset: false, next: previous ?? NO_COUNTERS };
-  const reset = previous !== null && detectReset(current, previous);
+  const reset = previous !== null && !sameSocket && detectReset(current, previous);
   const base = reset ? null : previous;
-  const [bytesSent, bytesReceived, retransmits] = FIELDS.map((f) => fieldDelta(current, base, f)) as [number, number, number];
-  return { bytesSent, bytesReceived, retransmits, reset, next: remember(current, base) };
+  const same = sameSocket && base !== null;
+  const [bytesSent, bytesReceived, retransmits] = FIELDS.map((f) => fieldDelta(current, base, f, same)) as [number, number, number];
+  return { bytesSent, bytesReceived, retransmits, reset, next: remember(current, base, same) };
 }

@@ -89,6 +89,16 @@ const MIN_OWNER_WAIT_MS = 5000;
 /** Counters of a socket whose first row is still to be written: its whole values count then. */
 const NOTHING_COUNTED: ReadonlyMap<SourceName, SourceCounters> = new Map();
 
+/**
+ * The record is of the very socket remembered, not only of its tuple: the same inode, or the same opening
+ * time as eBPF saw it (a socket cookie's connection; a new socket on the tuple opens later). Conntrack's
+ * first-seen times are no identity: a socket it saw first gets eBPF's opening time afterwards.
+ */
+function identified(m: MergedSocket, known: TrackedSocket): boolean {
+  if (m.inode !== null && m.inode === known.inode) return true;
+  return m.source === 'ebpf' && known.merged?.source === 'ebpf' && m.openedAtMs !== null && m.openedAtMs === known.openedAtMs;
+}
+
 /** Sockets that are not connections: listeners and unconnected UDP sockets. */
 function isConnection(m: MergedSocket): boolean {
   if (m.state === 'LISTEN') return false;
@@ -184,7 +194,7 @@ export class Tracker {
     const known = sameSocket ? prior : undefined;
     // A socket whose row was held back has no row yet: its first row counts it, with its whole counters.
     const heldSinceMs = known !== undefined ? known.heldSinceMs : null;
-    const deltas = counterDeltas(m.counters, known && heldSinceMs === null ? known.counters : null);
+    const deltas = counterDeltas(m.counters, known && heldSinceMs === null ? known.counters : null, known !== undefined && identified(m, known));
     const isNew = !known || heldSinceMs !== null || deltas.reset;
     const remembered = isNew ? undefined : known;
 

@@ -244,6 +244,25 @@ describe('tracker: counters and lifetimes', () => {
     assert.ok(rows.every((r) => r.bytesSent >= 0 && r.bytesReceived >= 0 && r.retransmits >= 0));
   });
 
+  it('takes a lower final value of the same socket (same eBPF opening) as a correction, not as a new connection', () => {
+    // A live record caught the peer's FIN one byte early (101); the close record has the kernel's final counters (100).
+    const t = tracker();
+    const opened = T0 - 500;
+    const live = obs('ebpf', '10.0.0.1:40000', '10.0.0.2:443', { direction: 'outgoing', openedAtMs: opened, bytesSent: 300, bytesReceived: 101 });
+    const closed = { ...live, state: 'CLOSE' as const, closedAtMs: T0 + 100, bytesReceived: 100 };
+    const rows = [live, closed].map((o, i) => only(t.build({ timeMs: T0 + i * INTERVAL, readings: [reading('ebpf', [o])] }).connections));
+    assert.deepEqual(rows.map((r) => r.newCount), [1, 0], 'one connection');
+    assert.deepEqual(rows.map((r) => [r.bytesSent, r.bytesReceived]), [[300, 101], [0, 0]], 'nothing counted twice');
+  });
+
+  it('still counts a later socket on the same tuple (another eBPF opening) as new, with its whole counters', () => {
+    const t = tracker();
+    const first = obs('ebpf', '10.0.0.1:40000', '10.0.0.2:443', { direction: 'outgoing', openedAtMs: T0 - 500, bytesSent: 300, bytesReceived: 900 });
+    const second = { ...first, openedAtMs: T0 + 2000, bytesSent: 200, bytesReceived: 400 };
+    const rows = [first, second].map((o, i) => only(t.build({ timeMs: T0 + i * INTERVAL, readings: [reading('ebpf', [o])] }).connections));
+    assert.deepEqual(rows.map((r) => [r.newCount, r.bytesSent, r.bytesReceived]), [[1, 300, 900], [1, 200, 400]]);
+  });
+
   it('treats a new inode on the same 4-tuple as a new connection', () => {
     const t = tracker();
     t.build({ timeMs: T0, readings: [reading('procfs', [obs('procfs', '10.0.0.1:40000', '10.0.0.2:443', { inode: 1 })])] });
