@@ -16,6 +16,7 @@
 /* ct_conn.flags */
 #define CT_F_ESTABLISHED 1  /* reached ESTABLISHED at least once (a TCP connect that failed has it clear) */
 #define CT_F_PREEXISTING 2  /* first seen mid-life (opened before the helper started): open time unknown */
+#define CT_F_WIRE_FINAL 4   /* TCP close: wire_* are the kernel's final counters since tracking began (see tcp_wire_final) */
 
 /* Counters in the per-cpu `stats` map; the loader sums them over CPUs. */
 #define CT_STAT_RINGBUF_FULL 0    /* close events lost: ring buffer reservation failed */

@@ -66,7 +66,9 @@ static unsigned long long max_u64(__u64 a, __u64 b)
 /* One connection record: kind 'C' (closed, close_ns set) or 'U' (live). Bytes: the larger of what the
  * syscalls moved and what the kernel's TCP counters say (zero for UDP), so data the process never
  * read (a close with unread data) or moved without a traced syscall still counts, and a connection
- * first seen mid-life still reports what it moved since. */
+ * first seen mid-life still reports what it moved since. The close of a TCP connection followed from
+ * its opening reports the kernel's final counters alone: they are exact, and the syscall sums can be
+ * more (data handed to the socket and never acknowledged: a reset with data in flight). */
 void print_conn(struct helper *h, char kind, const struct ct_conn *c, __u64 close_ns)
 {
 	char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[CT_COMM_LEN * 4 + 2];
@@ -80,14 +82,17 @@ void print_conn(struct helper *h, char kind, const struct ct_conn *c, __u64 clos
 		escape_comm(c->comm, comm, sizeof(comm));
 	else
 		snprintf(comm, sizeof(comm), "-");
+	int final = (c->flags & CT_F_WIRE_FINAL) && !(c->flags & CT_F_PREEXISTING);
+	unsigned long long sent = final ? c->wire_sent : max_u64(c->bytes_sent, c->wire_sent);
+	unsigned long long recv = final ? c->wire_recv : max_u64(c->bytes_recv, c->wire_recv);
+
 	if (kind == 'C')
 		state = "CLOSE";
 	out(h, "%c\t%llu\t%s\t%u\t%u\t%s\t%u\t%s\t%u\t%u\t%llu\t%s\t%s\t%s\t%u\t%llu\t%llu\t%llu\t%llu\t%u\t%u\t%llu\n",
 	    kind, (unsigned long long)c->cookie, c->proto == 17 ? "udp" : "tcp", c->family, c->netns,
 	    laddr, c->sport, raddr, c->dport, c->pid, start_ticks, comm, dir_name(c->dir), state,
 	    c->flags, (unsigned long long)c->open_ns, (unsigned long long)close_ns,
-	    (unsigned long long)max_u64(c->bytes_sent, c->wire_sent),
-	    (unsigned long long)max_u64(c->bytes_recv, c->wire_recv), c->retrans, c->rtt_us,
+	    sent, recv, c->retrans, c->rtt_us,
 	    (unsigned long long)c->inode);
 }
 

@@ -41,13 +41,36 @@ static __always_inline int tcp_fin_sent_state(int state)
 	return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING || state == TCP_LAST_ACK;
 }
 
+#define CT_TCPHDR_FIN 0x01
+
+/*
+ * Whether the peer's FIN is counted in rcv_nxt (so in bytes_received). tcp_fin() sets SOCK_DONE, but only
+ * after the FIN's segment advanced rcv_nxt and was queued: a sample taken in between (a send/recv on
+ * another CPU while softirq takes the FIN) would keep one byte too many, and samples never go down. In
+ * that window the FIN is on the tail of the receive queue (its flags are merged into the tail when it
+ * is coalesced), and no reader can have taken it: the reader needs the socket lock tcp_fin() runs under.
+ */
+static __always_inline int tcp_fin_received(const struct sock *sk)
+{
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	const struct sk_buff *tail;
+	const struct tcp_skb_cb *cb;
+
+	if (flags & (1UL << SOCK_DONE))
+		return 1;
+	tail = BPF_CORE_READ(sk, sk_receive_queue.prev);
+	if (!tail || (const void *)tail == (const void *)&sk->sk_receive_queue)
+		return 0;
+	cb = (const struct tcp_skb_cb *)((const char *)tail + bpf_core_field_offset(struct sk_buff, cb));
+	return (BPF_CORE_READ(cb, tcp_flags) & CT_TCPHDR_FIN) != 0;
+}
+
 static __always_inline __u64 tcp_payload_received(const struct sock *sk)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u64 n = BPF_CORE_READ(tp, bytes_received);
-	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 
-	if ((flags & (1UL << SOCK_DONE)) && n > 0)
+	if (n > 0 && tcp_fin_received(sk))
 		n--;
 	return n;
 }
@@ -71,8 +94,8 @@ static __always_inline void tcp_wire_base(struct ct_conn *c, const struct sock *
 	c->wire_sent = 0;
 }
 
-/* Refreshes wire_* from the counters. Never lowers them: a reader takes a lower cumulative value for
- * a new socket on the same tuple. */
+/* Refreshes wire_* from the counters while the connection lives. Never lowers them: a live record's
+ * cumulative counters only grow (tcp_wire_final sets the exact values at the close). */
 static __always_inline void tcp_wire_sample(struct ct_conn *c, const struct sock *sk, int state)
 {
 	__u64 recv = tcp_payload_received(sk);
@@ -84,6 +107,21 @@ static __always_inline void tcp_wire_sample(struct ct_conn *c, const struct sock
 		c->wire_recv = recv;
 	if (acked > c->wire_sent)
 		c->wire_sent = acked;
+}
+
+/*
+ * The close: the kernel's counters are final and settled (the FIN accounting of tcp_fin() and of our own
+ * FIN is done), so they are the connection's bytes, exactly, even where an earlier sample was higher
+ * (data handed to the socket and never acknowledged: a reset with data in flight).
+ */
+static __always_inline void tcp_wire_final(struct ct_conn *c, const struct sock *sk, int state)
+{
+	__u64 recv = tcp_payload_received(sk);
+	__u64 acked = tcp_payload_acked(sk, state);
+
+	c->wire_recv = recv > c->recv_base ? recv - c->recv_base : 0;
+	c->wire_sent = acked > c->acked_base ? acked - c->acked_base : 0;
+	c->flags |= CT_F_WIRE_FINAL;
 }
 
 static __always_inline void tcp_emit_close(const struct sock *sk, struct ct_conn *c, __u64 key, __u64 now, int oldstate)
@@ -101,7 +139,7 @@ static __always_inline void tcp_emit_close(const struct sock *sk, struct ct_conn
 		return;
 	}
 	if (c) {
-		tcp_wire_sample(c, sk, oldstate);
+		tcp_wire_final(c, sk, oldstate);
 		__builtin_memcpy(&e->conn, c, sizeof(*c));
 	} else {
 		/* Opened before we started: report what the socket itself still tells (no bytes: what it

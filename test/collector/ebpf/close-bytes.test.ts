@@ -130,6 +130,25 @@ describe('eBPF bytes of TCP connections however they end (real programs in a net
     assertExact(closed, 7404, client, server);
   });
 
+  it('a reset with the reply in flight: the sender counts what reached the peer, not what it handed to its socket', async () => {
+    // 16 MB toward a client that never reads: the client's receive buffer fills, megabytes wait in the
+    // server's socket, and the client's close resets the connection. The server's close record must say
+    // what the client's kernel took (its own close record), as the kernel's counters do.
+    const { client } = await exchange('127.0.0.1', 7409, 2, 'unread', 'wait', 300, 16_000_000);
+    const closed = await closedRecords(7409, client.map((c) => c.localPort));
+    const wrong: string[] = [];
+    for (const c of client) {
+      const clientSide = closed.get(`${c.localPort}>7409`) as SocketObservation;
+      const serverSide = closed.get(`7409>${c.localPort}`) as SocketObservation;
+      const got = { serverSent: serverSide.bytesSent, serverReceived: serverSide.bytesReceived };
+      const expected = { serverSent: clientSide.bytesReceived, serverReceived: c.sent };
+      if (JSON.stringify(got) !== JSON.stringify(expected)) wrong.push(`port ${c.localPort}: server got ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+      assert.ok((clientSide.bytesReceived ?? 0) < 16_000_000, 'the reply did not all arrive (the case under test)');
+      assert.equal(clientSide.bytesSent, c.sent);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
   it('200 short half-closing connections on loopback in a non-root namespace: none loses its reply', async () => {
     const { client, server } = await exchange('127.0.0.1', 7405, 200, 'halfclose', 'close', 100, 100, 10);
     const closed = await closedRecords(7405, client.map((c) => c.localPort));
