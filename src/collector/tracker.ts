@@ -147,6 +147,9 @@ export class Tracker {
     const listening = mergeListening(input.readings.map((r) => r.listening));
     const tables = buildDirectionTables(nat, conntrackOriginals(observations), listening, this.originalKeys);
     // Known means reported by another source: conntrack alone never keeps a socket known (its entries linger).
+    // eBPF reports every socket of the host: a connection only conntrack lists is then usually one whose socket
+    // eBPF reports at its next read (the two sources are read a moment apart), not one without a socket.
+    const socketsFollowed = input.readings.some((r) => r.run.name === 'ebpf' && r.run.ok);
     const merged = mergeObservations(observations, nat, (key) => {
       const s = this.sockets.get(key);
       return s !== undefined && s.merged !== null && s.merged.source !== 'conntrack';
@@ -158,7 +161,7 @@ export class Tracker {
     for (let i = 0; i < merged.length; i++) {
       const m = merged[i] as MergedSocket;
       if (!isConnection(m)) continue;
-      const tracked = this.track(m, tables, input.timeMs);
+      const tracked = this.track(m, tables, input.timeMs, socketsFollowed);
       if (tracked.row === null) continue;
       rows[n] = tracked.row;
       groupKeys[n++] = tracked.groupKey;
@@ -188,7 +191,7 @@ export class Tracker {
   }
 
   /** Updates (or starts) what is remembered of the socket, with the row of this sighting. */
-  private track(m: MergedSocket, tables: DirectionTables, timeMs: number): TrackedSocket {
+  private track(m: MergedSocket, tables: DirectionTables, timeMs: number, socketsFollowed: boolean): TrackedSocket {
     const prior = this.sockets.get(m.key);
     const sameSocket = prior !== undefined && !(m.inode !== null && prior.inode !== null && m.inode !== prior.inode);
     const known = sameSocket ? prior : undefined;
@@ -212,6 +215,15 @@ export class Tracker {
     const holdSinceMs = heldSinceMs ?? (!known || deltas.reset ? timeMs : null);
     if (holdSinceMs !== null && timeMs - holdSinceMs < Math.max(this.intervalMs, MIN_OWNER_WAIT_MS) && process === null && m.inode === null && m.protocol === 'tcp'
       && decision.direction === 'incoming' && ACCEPT_QUEUE_STATES.has(m.state)) {
+      return this.hold(m.key, prior, {
+        counters: NOTHING_COUNTED, lastSeenMs: timeMs, inode: null, process: null, direction: decision.direction, evidence: decision.evidence,
+        openedAtMs, merged: m, row: null, groupKey: null, heldSinceMs: holdSinceMs,
+      });
+    }
+    // Only conntrack lists it while eBPF follows the host's sockets: a connect() between the two reads (eBPF
+    // had no port for it yet). Its row waits one interval for eBPF's record, which has its process and bytes;
+    // one row now and another then would make one connection two (an ownerless one and one counted again).
+    if (holdSinceMs !== null && socketsFollowed && m.source === 'conntrack' && process === null && timeMs - holdSinceMs < this.intervalMs) {
       return this.hold(m.key, prior, {
         counters: NOTHING_COUNTED, lastSeenMs: timeMs, inode: null, process: null, direction: decision.direction, evidence: decision.evidence,
         openedAtMs, merged: m, row: null, groupKey: null, heldSinceMs: holdSinceMs,

@@ -78,6 +78,27 @@ describe('tracker: merging sources', () => {
     assert.equal(snap.nat.length, 1);
   });
 
+  it('a connection conntrack lists before eBPF reports its socket is one row, eBPF\'s, with its process', () => {
+    // The two sources are read a moment apart: a connect() in between is in conntrack's table (ESTABLISHED)
+    // and not yet in eBPF's reading; eBPF reports it (closed, with its owner) at the next read.
+    const t = tracker({ intervalMs: 1000 });
+    const pid = { pid: 4242, startedAtMs: 1_700_000_000_000 };
+    const ct = (): ReturnType<typeof reading> => reading('conntrack', [obs('conntrack', '10.0.0.1:47144', '10.96.0.10:80', { openedAtMs: T0 - 10 })]);
+    const first = t.build({ timeMs: T0, readings: [reading('ebpf', []), ct()] }).connections;
+    const second = t.build({ timeMs: T0 + 1000, readings: [ct(), reading('ebpf', [obs('ebpf', '10.0.0.1:47144', '10.96.0.10:80', {
+      direction: 'outgoing', state: 'CLOSE', process: pid, openedAtMs: T0 - 9, closedAtMs: T0 + 50, bytesSent: 208, bytesReceived: 1000,
+    })])] }).connections;
+    assert.deepEqual([...first, ...second].map((r) => [r.process?.pid ?? null, r.newCount, r.bytesSent, r.bytesReceived, r.source]),
+      [[4242, 1, 208, 1000, 'ebpf']]);
+  });
+
+  it('a connection only conntrack lists (no local socket: traffic through a router) is written an interval later', () => {
+    const t = tracker({ intervalMs: 1000 });
+    const ct = (): ReturnType<typeof reading> => reading('conntrack', [obs('conntrack', '10.0.0.1:47144', '10.0.2.2:8080', { openedAtMs: T0 - 10, bytesSent: 10, bytesReceived: 20 })]);
+    const rows = [0, 1, 2].flatMap((i) => t.build({ timeMs: T0 + i * 1000, readings: [reading('ebpf', []), ct()] }).connections);
+    assert.deepEqual(rows.map((r) => [r.newCount, r.bytesSent, r.bytesReceived, r.source]), [[1, 10, 20, 'conntrack'], [0, 0, 0, 'conntrack']]);
+  });
+
   it('keeps connections opened and closed within the interval', () => {
     const t = tracker();
     const snap = t.build({
