@@ -145,8 +145,8 @@ async function wrongEdgeRows(deployment: Deployment, score: TruthScore, since: D
   for (const port of ports) {
     const rows = await deployment.sqlAsReader<RawRow>(`SELECT time, host_id, netns::text AS netns, direction, host(local_addr) AS la, local_port,
         host(remote_addr) AS ra, remote_port, pid, state, opened_at, closed_at, bytes_sent::text, bytes_received::text, new_count, source
-      FROM bi.connections WHERE time >= $1 AND (local_port = $2 OR remote_port = $2) ORDER BY remote_port, local_port, time LIMIT 400`, [since, port]);
-    lines.push(`   rows on port ${port} (${rows.length}):`);
+      FROM bi.connections WHERE time >= $1 AND (local_port = $2 OR remote_port = $2) ORDER BY remote_port, local_port, time LIMIT 80`, [since, port]);
+    lines.push(`   rows on port ${port} (${rows.length === 80 ? "the first 80" : rows.length}):`);
     for (const r of rows) {
       lines.push(`     ${clock(r.time)} ${r.host_id}/${r.netns} ${r.direction} ${r.la}:${r.local_port} -> ${r.ra}:${r.remote_port} pid ${r.pid ?? '-'} ${r.state}`
         + ` open ${clock(r.opened_at)} close ${clock(r.closed_at)} ${r.bytes_sent}/${r.bytes_received} B new ${r.new_count} ${r.source}`);
