@@ -1,4 +1,5 @@
-import { readdir, readlink, stat } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 
 /**
  * The network namespaces of a host, each once: the namespaces processes are in (/proc/<pid>/ns/net, whose
@@ -33,16 +34,24 @@ export function netnsInodeOf(linkText: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+function linkInode(path: string): number | null {
+  try {
+    return netnsInodeOf(readlinkSync(path));
+  } catch {
+    return null; // exited meanwhile, a zombie, or no permission
+  }
+}
+
 /** Lists every network namespace once, by inode. */
 export async function discoverNamespaces(options: DiscoverOptions = {}): Promise<NamespaceDiscovery> {
   const root = options.procRoot ?? '/proc';
   const byInode = new Map<number, { pids: number[]; mountPath: string | null }>();
   let unreadable = 0;
-  const names = await readdir(root);
-  const pids = names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
-  // One readlink per process: sequential, each is a few µs and the list can hold tens of thousands.
+  const pids = readdirSync(root).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+  // One readlink per process, synchronous: each is a few µs, while a round trip through the thread pool per
+  // process costs far more than the call itself (the list can hold tens of thousands).
   for (const pid of pids) {
-    const inode = await readlink(`${root}/${pid}/ns/net`).then(netnsInodeOf, () => null);
+    const inode = linkInode(`${root}/${pid}/ns/net`);
     if (inode === null) {
       unreadable++;
       continue;
