@@ -9,6 +9,7 @@ import type { ConnectionSource } from '../collector/source.js';
 import { Spool } from '../collector/spool.js';
 import { Tracker } from '../collector/tracker.js';
 import { ConntrackSource } from '../collector/sources/conntrack-source.js';
+import { AllNetnsConntrackSource } from '../collector/sources/conntrack-all-netns.js';
 import { AutoSource, EbpfSource, createSourceForMode } from '../collector/sources/ebpf/index.js';
 import { ListeningSource } from '../collector/sources/listening-source.js';
 import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
@@ -91,7 +92,10 @@ export async function startCollector(args: CollectorArgs, storeSink: SnapshotSin
     logger: log,
   });
   const main: ConnectionSource = args.netns === 'self' ? new NetnsFilterSource(primary, netns) : primary;
-  const sources: ConnectionSource[] = [main, new ConntrackSource({ logger: log, netns })];
+  const ownConntrack = new ConntrackSource({ logger: log, netns });
+  // --netns all: the translations of every other namespace too (containers' own iptables, sidecar redirects).
+  const conntrack = args.netns === 'all' ? new AllNetnsConntrackSource(ownConntrack, { logger: log, ownNetns: netns }) : ownConntrack;
+  const sources: ConnectionSource[] = [main, conntrack];
   // eBPF sees connections, not listeners: a cheap /proc pass keeps the listening table (and direction evidence).
   if (args.source !== 'procfs') sources.push(new ListeningSource({ netns: args.netns }));
   let loop: CollectorLoop;

@@ -72,6 +72,8 @@ export interface NatGroup {
 
 export interface FlowEndpoint {
   readonly hostId: string | null;
+  /** The network namespace of the record this end comes from; absent when the end was not recorded. */
+  readonly netns?: number;
   readonly process: ProcessRef | null;
   readonly address: string;
   readonly port: number | null;
@@ -90,6 +92,8 @@ export interface Flow {
   readonly lastSeenMs: number;
   /** Translations in the order the traffic crossed them (client first). */
   readonly nat: readonly NatGroup[];
+  /** Local proxies the traffic went through (client first), when proxied legs were joined (see proxies.ts). */
+  readonly proxies?: readonly FlowEndpoint[];
 }
 
 export interface MatchOptions {
@@ -217,7 +221,7 @@ export function apportion(total: number, weights: readonly number[]): number[] {
 }
 
 function endpointOf(g: SideGroup): FlowEndpoint {
-  return { hostId: g.hostId, process: g.process, address: g.localAddress, port: g.localPort };
+  return { hostId: g.hostId, netns: g.netns, process: g.process, address: g.localAddress, port: g.localPort };
 }
 
 /** Looks for the servers a client tuple reached: directly, else through up to maxHops chained translations. */

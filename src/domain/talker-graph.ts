@@ -38,6 +38,8 @@ export interface MatchShare {
 /** A NAT translation summarised over an edge; ports null where the aggregated translations differ. */
 export interface NatHopSummary {
   readonly hostId: string | null;
+  /** The network namespace whose conntrack table held it (null when unknown). */
+  readonly netns: number | null;
   readonly protocol: Protocol;
   readonly kind: 'DNAT' | 'SNAT' | 'BOTH';
   readonly original: { readonly source: string; readonly sourcePort: number | null; readonly destination: string; readonly destinationPort: number | null };
@@ -45,6 +47,15 @@ export interface NatHopSummary {
   readonly translations: number;
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
+}
+
+/** A local proxy an edge's traffic went through (`talkers(throughProxies: true)`). */
+export interface ProxySummary {
+  readonly hostId: string | null;
+  readonly process: ProcessRef | null;
+  /** The address and port the proxy accepted on (the redirect's target). */
+  readonly address: string;
+  readonly port: number | null;
 }
 
 export interface GraphEdge {
@@ -60,6 +71,8 @@ export interface GraphEdge {
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
   readonly nat: readonly NatHopSummary[];
+  /** Proxies passed, in order (empty unless proxied legs were joined). */
+  readonly proxies: readonly ProxySummary[];
 }
 
 export interface TalkerGraph {
@@ -129,7 +142,7 @@ export function flowMatches(f: Flow, filter: FlowFilter | null | undefined): boo
   }
   if (filter.processName != null && f.client.process?.name !== filter.processName && f.server.process?.name !== filter.processName) return false;
   if (filter.address != null) {
-    const all = [f.client.address, f.server.address, ...f.nat.flatMap(natAddresses)];
+    const all = [f.client.address, f.server.address, ...f.nat.flatMap(natAddresses), ...(f.proxies ?? []).map((p) => p.address)];
     if (!all.includes(filter.address)) return false;
   }
   if (filter.port != null && f.server.port !== filter.port) return false;
@@ -182,14 +195,14 @@ function sameOrNull<T>(a: T | null, b: T | null): T | null {
 export function summariseNat(groups: readonly NatGroup[], through?: ReadonlyMap<NatGroup, number>): NatHopSummary[] {
   const byKey = new Map<string, { hop: NatHopSummary; seen: Set<NatGroup>; connections: number }>();
   for (const n of groups) {
-    const key = [n.hostId, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
+    const key = [n.hostId, n.netns, n.protocol, n.kind, n.origSrc, n.origDst, n.origDstPort, n.replySrc, n.replySrcPort, n.replyDst].join('|');
     const entry = byKey.get(key);
     if (!entry) {
       byKey.set(key, {
         seen: new Set([n]),
         connections: through?.get(n) ?? 0,
         hop: {
-          hostId: n.hostId, protocol: n.protocol, kind: n.kind,
+          hostId: n.hostId, netns: n.netns, protocol: n.protocol, kind: n.kind,
           original: { source: n.origSrc, sourcePort: n.origSrcPort, destination: n.origDst, destinationPort: n.origDstPort },
           reply: { source: n.replySrc, sourcePort: n.replySrcPort, destination: n.replyDst, destinationPort: n.replyDstPort },
           translations: n.translations, firstSeenMs: n.firstSeenMs, lastSeenMs: n.lastSeenMs,
@@ -213,6 +226,18 @@ export function summariseNat(groups: readonly NatGroup[], through?: ReadonlyMap<
   }
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, v]) => (v.connections > v.hop.translations ? { ...v.hop, translations: v.connections } : v.hop));
+}
+
+/** The distinct proxies of these flows, in the order met. */
+function summariseProxies(flows: readonly Flow[]): ProxySummary[] {
+  const out = new Map<string, ProxySummary>();
+  for (const f of flows) {
+    for (const p of f.proxies ?? []) {
+      const key = `${p.hostId}|${p.process?.pid}|${p.process?.startedAtMs}|${p.address}|${p.port}`;
+      if (!out.has(key)) out.set(key, { hostId: p.hostId, process: p.process, address: p.address, port: p.port });
+    }
+  }
+  return [...out.values()];
 }
 
 /** How many connections of these flows crossed each translation. */
@@ -245,6 +270,7 @@ function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
     matches,
     connections, bytesSent, bytesReceived, firstSeenMs, lastSeenMs,
     nat: summariseNat(acc.flows.flatMap((f) => f.nat), connectionsThrough(acc.flows)),
+    proxies: summariseProxies(acc.flows),
   };
 }
 

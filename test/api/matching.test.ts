@@ -31,8 +31,8 @@ test('a client and a server record on the same 4-tuple join as BOTH_ENDS with th
   const flows = matchFlows([client, server], [], { exact: true, toleranceMs: 0 });
   assert.deepEqual(flows, [{
     match: 'BOTH_ENDS', protocol: 'tcp',
-    client: { hostId: 'a', process: curl, address: '10.0.1.10', port: 40000 },
-    server: { hostId: 'b', process: nginx, address: '10.0.2.20', port: 8080 },
+    client: { hostId: 'a', netns: 1, process: curl, address: '10.0.1.10', port: 40000 },
+    server: { hostId: 'b', netns: 1, process: nginx, address: '10.0.2.20', port: 8080 },
     bytesSent: 100, bytesReceived: 2000, connections: 1, firstSeenMs: T0, lastSeenMs: T0, nat: [],
   }]);
 });
@@ -51,7 +51,7 @@ test('a DNAT\'d VIP with masquerade joins through the translation as NAT_RESOLVE
   const flows = matchFlows([client, server], [t], { exact: true, toleranceMs: 0 });
   assert.equal(flows.length, 1);
   assert.equal(flows[0]!.match, 'NAT_RESOLVED');
-  assert.deepEqual(flows[0]!.server, { hostId: 'b', process: nginx, address: '10.0.2.20', port: 8080 });
+  assert.deepEqual(flows[0]!.server, { hostId: 'b', netns: 1, process: nginx, address: '10.0.2.20', port: 8080 });
   assert.deepEqual(flows[0]!.nat, [t]);
   assert.equal(flows[0]!.bytesSent, 300);
 });

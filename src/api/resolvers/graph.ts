@@ -2,7 +2,8 @@
  * talkers and edges: fetch both sides and the translations, match them (domain), group them (domain).
  */
 import { matchFlows, type MatchLabel } from '../../domain/matching.js';
-import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
+import { joinThroughProxies } from '../../domain/proxies.js';
+import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type ProxySummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
 import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
@@ -31,6 +32,7 @@ interface GraphArgs {
   readonly filter?: TalkerFilterInput | null;
   readonly limit?: number | null;
   readonly resolution?: ResolutionChoice | null;
+  readonly throughProxies?: boolean | null;
 }
 
 interface EdgesArgs extends GraphArgs {
@@ -63,7 +65,9 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   const filter = checkFilter(args.filter);
   const exact = resolution === 'RAW';
   const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution)]);
-  const flows = matchFlows(groups, translations, { exact, toleranceMs: exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution) });
+  const toleranceMs = exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution);
+  const matched = matchFlows(groups, translations, { exact, toleranceMs });
+  const flows = args.throughProxies === true ? joinThroughProxies(matched, toleranceMs) : matched;
   const graph = buildTalkerGraph(flows, args.groupBy ?? 'PROCESS', filter, limit);
   ctx.log.debug({ resolution, groups: groups.length, translations: translations.length, flows: flows.length, edges: graph.totalEdges }, 'talkers computed');
   return { ...graph, range: windowOf(window), resolution };
@@ -96,6 +100,10 @@ export const graphTypes = {
   EdgeEndpoint: {
     host: (e: GraphEndpoint) => hostRef(e.hostId),
     process: (e: GraphEndpoint) => processFromDomain(e.hostId, e.process),
+  },
+  ProxyHop: {
+    host: (p: ProxySummary) => hostRef(p.hostId),
+    process: (p: ProxySummary) => processFromDomain(p.hostId, p.process),
   },
   NatHop: {
     host: (h: NatHopSummary) => hostRef(h.hostId),

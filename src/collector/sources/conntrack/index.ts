@@ -14,3 +14,8 @@ export {
   type ConntrackLoss, type ConntrackStreamExit, type ConntrackStreamOptions, type ConntrackStreamStats,
 } from './stream.js';
 export { runCommand, type RunOptions, type RunResult } from './run.js';
+export { discoverNamespaces, netnsInodeOf, type NamespaceDiscovery, type NamespaceEntry } from './namespaces.js';
+export {
+  DEFAULT_NAMESPACE_BUDGET_MS, DEFAULT_NAMESPACE_CONCURRENCY, NamespaceConntrackTables,
+  type NamespaceTablesOptions, type NamespaceTablesReading,
+} from './namespace-tables.js';
