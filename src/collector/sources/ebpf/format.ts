@@ -63,12 +63,34 @@ export interface EndRecord {
   readonly bootToEpochMs: number;
 }
 
+/** A DNS answer a process received (`D`, only with --dns); the payload is parsed by the DNS source. */
+export interface DnsRecord {
+  readonly kind: 'dns';
+  /** CLOCK_BOOTTIME ns. */
+  readonly tsNs: number;
+  readonly pid: number;
+  readonly startTicks: number;
+  readonly comm: string;
+  readonly netns: number;
+  readonly server: string;
+  readonly serverPort: number;
+  /** Bytes the syscall returned; `payload` holds at most the first 512. */
+  readonly length: number;
+  readonly payload: Uint8Array;
+}
+
+/** DNS answers not copied since the helper started (`DS`, only with --dns). */
+export interface DnsStatsRecord {
+  readonly kind: 'dns-stats';
+  readonly dropped: number;
+}
+
 export interface MalformedLine {
   readonly kind: 'malformed';
   readonly reason: string;
 }
 
-export type EbpfRecord = HeaderRecord | ConnRecord | StatsRecord | EndRecord | MalformedLine;
+export type EbpfRecord = HeaderRecord | ConnRecord | StatsRecord | EndRecord | DnsRecord | DnsStatsRecord | MalformedLine;
 
 const CONN_FIELDS = 22;
 const FLAG_ESTABLISHED = 1;
@@ -246,6 +268,31 @@ function parseEnd(f: readonly string[]): EndRecord | MalformedLine {
   return { kind: 'end', token: f[1], nowNs, bootToEpochMs };
 }
 
+const HEX_PAYLOAD = /^(?:[0-9a-f]{2})+$/;
+
+function parseDns(f: readonly string[]): DnsRecord | MalformedLine {
+  if (f.length !== 10) return malformed('bad dns record');
+  const tsNs = uint(f[1]);
+  const pid = uint(f[2]);
+  const startTicks = uint(f[3]);
+  const comm = unescapeComm(f[4] ?? '');
+  const netns = uint(f[5]);
+  const server = canonicalAddressText(f[6] ?? '')?.address ?? null;
+  const serverPort = uint(f[7]);
+  const length = uint(f[8]);
+  const hex = f[9] ?? '';
+  if (tsNs === null || pid === null || startTicks === null || netns === null || serverPort === null || length === null) return malformed('bad dns numbers');
+  if (comm === null || server === null) return malformed('bad dns comm or server');
+  if (hex !== '-' && (hex.length > 1024 || !HEX_PAYLOAD.test(hex))) return malformed('bad dns payload');
+  const payload = hex === '-' ? new Uint8Array(0) : Uint8Array.from(Buffer.from(hex, 'hex'));
+  return { kind: 'dns', tsNs, pid, startTicks, comm, netns, server, serverPort, length, payload };
+}
+
+function parseDnsStats(f: readonly string[]): DnsStatsRecord | MalformedLine {
+  const dropped = f.length === 2 ? uint(f[1]) : null;
+  return dropped === null ? malformed('bad dns stats record') : { kind: 'dns-stats', dropped };
+}
+
 /** Records other than connections: rare, so plainly split. */
 function parseOther(line: string): EbpfRecord {
   const f = line.split('\t');
@@ -259,6 +306,10 @@ function parseOther(line: string): EbpfRecord {
       return parseEnd(f);
     case 'H':
       return parseHeader(f);
+    case 'D':
+      return parseDns(f);
+    case 'DS':
+      return parseDnsStats(f);
     default:
       return malformed(`unknown record kind ${JSON.stringify(f[0]?.slice(0, 8) ?? '')}`);
   }

@@ -1,0 +1,34 @@
+/**
+ * Names of addresses: what DNS said an address was called, and when. Plain types; the collector produces
+ * them (snooped answers, reverse lookups), a snapshot carries them, the store keeps them over time.
+ */
+
+/** snoop: an answer a process on the host received; reverse: a PTR lookup conntrail made itself. */
+export type NameSourceKind = 'snoop' | 'reverse';
+
+export interface NameObservation {
+  readonly source: NameSourceKind;
+  /** Network namespace of the process that received the answer; null for reverse lookups (host-wide). */
+  readonly netns: number | null;
+  /** Textual address, canonical as in Endpoint.address. */
+  readonly address: string;
+  /** Lower-case name without the trailing dot. */
+  readonly name: string;
+  readonly firstSeenMs: number;
+  readonly lastSeenMs: number;
+  /** TTL of the latest answer, seconds; null when unknown. */
+  readonly ttlSeconds: number | null;
+  /** The process that received the answer (snoop), when known. */
+  readonly pid: number | null;
+  readonly processStartedAtMs: number | null;
+}
+
+/** A validation problem with a name row, or null (used by the store writer like validate.ts). */
+export function validateName(n: NameObservation): string | null {
+  if (n.source !== 'snoop' && n.source !== 'reverse') return `bad source ${String(n.source)}`;
+  if (typeof n.address !== 'string' || n.address.length === 0 || n.address.length > 45) return 'bad address';
+  if (typeof n.name !== 'string' || n.name.length === 0 || n.name.length > 253) return 'bad name';
+  if (!Number.isFinite(n.firstSeenMs) || !Number.isFinite(n.lastSeenMs) || n.lastSeenMs < n.firstSeenMs) return 'bad first/last seen';
+  if (n.ttlSeconds !== null && !(Number.isInteger(n.ttlSeconds) && n.ttlSeconds >= 0 && n.ttlSeconds <= 0x7fffffff)) return 'bad ttl';
+  return null;
+}
