@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /**
  * Names of addresses: what DNS said an address was called, and when. Plain types; the collector produces
  * them (snooped answers, reverse lookups), a snapshot carries them, the store keeps them over time.
@@ -26,9 +27,11 @@ export interface NameObservation {
 /** A validation problem with a name row, or null (used by the store writer like validate.ts). */
 export function validateName(n: NameObservation): string | null {
   if (n.source !== 'snoop' && n.source !== 'reverse') return `bad source ${String(n.source)}`;
-  if (typeof n.address !== 'string' || n.address.length === 0 || n.address.length > 45) return 'bad address';
+  if (typeof n.address !== 'string' || isIP(n.address) === 0) return `address is not an IP address (got ${JSON.stringify(n.address)})`;
   if (typeof n.name !== 'string' || n.name.length === 0 || n.name.length > 253) return 'bad name';
   if (!Number.isFinite(n.firstSeenMs) || !Number.isFinite(n.lastSeenMs) || n.lastSeenMs < n.firstSeenMs) return 'bad first/last seen';
+  if (n.netns !== null && !(Number.isInteger(n.netns) && n.netns >= 0)) return 'bad netns';
+  if (n.pid !== null && !(Number.isInteger(n.pid) && n.pid > 0 && Number.isFinite(n.processStartedAtMs))) return 'bad process';
   if (n.ttlSeconds !== null && !(Number.isInteger(n.ttlSeconds) && n.ttlSeconds >= 0 && n.ttlSeconds <= 0x7fffffff)) return 'bad ttl';
   return null;
 }
