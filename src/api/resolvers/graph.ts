@@ -1,14 +1,15 @@
 /**
  * talkers and edges: fetch both sides and the translations, match them (domain), group them (domain).
  */
-import { matchFlows, type MatchLabel } from '../../domain/matching.js';
-import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
+import { matchFlows, type Flow, type MatchLabel } from '../../domain/matching.js';
+import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NameLookup, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
-import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
+import { fetchNatGroups, fetchSideGroups, type TimeWindow } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
+import { checkDnsName } from './names.js';
 import { hostRef, processFromDomain, windowOf, type WindowParent } from './shapes.js';
 
 /** Two raw records join when sighted within one collection interval of each other (clocks and alignment differ). */
@@ -23,6 +24,7 @@ interface TalkerFilterInput {
   readonly port?: number | null;
   readonly protocol?: Protocol | null;
   readonly match?: readonly MatchLabel[] | null;
+  readonly name?: string | null;
 }
 
 interface GraphArgs {
@@ -51,7 +53,21 @@ function checkFilter(filter: TalkerFilterInput | null | undefined): FlowFilter |
     port: checkPort(filter.port, 'filter.port'),
     protocol: filter.protocol ?? null,
     match: filter.match ?? null,
+    name: filter.name == null ? null : checkDnsName(filter.name, 'filter.name'),
   };
+}
+
+/** The names of every address of the flows over the window, read in one statement (the request's names loader). */
+async function nameLookup(ctx: ApiContext, flows: readonly Flow[], window: TimeWindow): Promise<NameLookup> {
+  const addresses = [...new Set(flows.flatMap((f) => [f.client.address, f.server.address]))];
+  const lists = await ctx.loaders.names.loadMany(addresses.map((address) => ({ address, window })));
+  const byAddress = new Map<string, readonly string[]>();
+  addresses.forEach((a, i) => {
+    const l = lists[i];
+    if (l instanceof Error) throw l;
+    if (l !== undefined && l.length > 0) byAddress.set(a, l);
+  });
+  return (address) => byAddress.get(address) ?? [];
 }
 
 async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Promise<TalkerGraphParent> {
@@ -64,7 +80,9 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   const exact = resolution === 'RAW';
   const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution)]);
   const flows = matchFlows(groups, translations, { exact, toleranceMs: exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution) });
-  const graph = buildTalkerGraph(flows, args.groupBy ?? 'PROCESS', filter, limit);
+  const groupBy = args.groupBy ?? 'PROCESS';
+  const names = groupBy === 'NAME' || filter?.name != null ? await nameLookup(ctx, flows, window) : undefined;
+  const graph = buildTalkerGraph(flows, groupBy, filter, limit, names);
   ctx.log.debug({ resolution, groups: groups.length, translations: translations.length, flows: flows.length, edges: graph.totalEdges }, 'talkers computed');
   return { ...graph, range: windowOf(window), resolution };
 }
