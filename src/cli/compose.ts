@@ -88,7 +88,7 @@ export async function startCollector(args: CollectorArgs, storeSink: SnapshotSin
   };
   const dnsMode = args.dns ?? 'off';
   const names = dnsMode === 'off' ? null : new DnsNames({
-    mode: dnsMode, logger: log, reverse: { servers: args.dnsServer ? [args.dnsServer] : [] },
+    mode: dnsMode, logger: log, netns: args.netns === 'self' ? netns : null, reverse: { servers: args.dnsServer ? [args.dnsServer] : [] },
   });
   // Snooping needs the eBPF helper; with /proc only (or after a fallback to it) names come from reverse lookups.
   const dnsSink = names?.snooping === true ? { dns: names } : {};

@@ -31,6 +31,8 @@ export interface DnsNamesOptions {
   readonly maxEntries?: number;
   readonly reannounceMs?: number;
   readonly reverse?: Partial<ReverseOptions>;
+  /** Only answers received in this network namespace count (--netns self); null: every namespace. */
+  readonly netns?: number | null;
 }
 
 export interface DnsNamesStats {
@@ -82,6 +84,7 @@ export class DnsNames implements DnsSnoopSink {
   }
 
   answer(a: SnoopedAnswer): void {
+    if (this.o.netns != null && a.netns !== this.o.netns) return;
     const parsed = parseDnsAnswer(a.payload);
     if (!parsed.ok) {
       this.counts.malformed++;
