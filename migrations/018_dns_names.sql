@@ -9,6 +9,8 @@ CREATE TABLE conntrail.dns_names (
   address             inet NOT NULL,
   name                text NOT NULL CHECK (length(name) BETWEEN 1 AND 253),
   source              text NOT NULL CHECK (source IN ('snoop', 'reverse')),
+  -- the name the process asked for (the question), not only a CNAME target on the way
+  asked               boolean NOT NULL DEFAULT false,
   first_seen          timestamptz NOT NULL,
   last_seen           timestamptz NOT NULL,
   ttl                 integer CHECK (ttl >= 0),
@@ -62,7 +64,7 @@ GRANT SELECT, INSERT ON conntrail.dns_names TO conntrail_writer;
 
 -- For BI tools: one row per sighting, with the receiving process's name when known.
 CREATE VIEW bi.dns_names AS
-SELECT d.time, d.host_id, d.netns, d.address, d.name, d.source, d.first_seen, d.last_seen, d.ttl,
+SELECT d.time, d.host_id, d.netns, d.address, d.name, d.source, d.asked, d.first_seen, d.last_seen, d.ttl,
        d.pid, d.process_started_at, p.name AS process_name
 FROM conntrail.dns_names d
 LEFT JOIN conntrail.processes p

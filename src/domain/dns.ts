@@ -17,6 +17,8 @@ export interface NameObservation {
   readonly name: string;
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
+  /** True when this is the name the process asked for (the question of a snooped answer, not a CNAME target). */
+  readonly asked: boolean;
   /** TTL of the latest answer, seconds; null when unknown. */
   readonly ttlSeconds: number | null;
   /** The process that received the answer (snoop), when known. */
@@ -30,6 +32,7 @@ export function validateName(n: NameObservation): string | null {
   if (typeof n.address !== 'string' || isIP(n.address) === 0) return `address is not an IP address (got ${JSON.stringify(n.address)})`;
   if (typeof n.name !== 'string' || n.name.length === 0 || n.name.length > 253) return 'bad name';
   if (!Number.isFinite(n.firstSeenMs) || !Number.isFinite(n.lastSeenMs) || n.lastSeenMs < n.firstSeenMs) return 'bad first/last seen';
+  if (typeof n.asked !== 'boolean') return 'bad asked flag';
   if (n.netns !== null && !(Number.isInteger(n.netns) && n.netns >= 0)) return 'bad netns';
   if (n.pid !== null && !(Number.isInteger(n.pid) && n.pid > 0 && Number.isFinite(n.processStartedAtMs))) return 'bad process';
   if (n.ttlSeconds !== null && !(Number.isInteger(n.ttlSeconds) && n.ttlSeconds >= 0 && n.ttlSeconds <= 0x7fffffff)) return 'bad ttl';

@@ -7,10 +7,11 @@ import type { Flow, FlowEndpoint, MatchLabel, NatGroup, ProcessRef } from './mat
 
 export type Grouping = 'PROCESS' | 'PROCESS_NAME' | 'CONTAINER' | 'HOST' | 'ADDRESS' | 'NAME';
 
-/** The DNS names an address had in the window asked (sorted); empty when none is known. */
-export type NameLookup = (address: string) => readonly string[];
+/** The DNS names an address had in the window asked (sorted), and the one to group it under; none: empty, null. */
+export type NameLookup = (address: string) => { readonly names: readonly string[]; readonly primary: string | null };
 
-const NO_NAMES: NameLookup = () => [];
+const NONE = Object.freeze({ names: [], primary: null });
+const NO_NAMES: NameLookup = () => NONE;
 
 export interface GraphNode {
   readonly id: string;
@@ -31,9 +32,6 @@ export interface GraphEndpoint {
   readonly address: string | null;
   readonly addresses: readonly string[];
   readonly port: number | null;
-  /** The edge's span (start of its first and last intervals): the time its endpoints' names are read for. */
-  readonly firstSeenMs: number;
-  readonly lastSeenMs: number;
 }
 
 export interface MatchShare {
@@ -91,7 +89,7 @@ const LABEL_PRECEDENCE: readonly MatchLabel[] = ['BOTH_ENDS', 'NAT_RESOLVED', 'C
 
 /** Which grain an endpoint lands on: the requested one when known, else the next coarser one that is. */
 function grainOf(e: FlowEndpoint, groupBy: Grouping, names: NameLookup): Grouping {
-  if (groupBy === 'NAME' && names(e.address).length > 0) return 'NAME';
+  if (groupBy === 'NAME' && names(e.address).primary !== null) return 'NAME';
   if (groupBy === 'PROCESS' && e.process && e.hostId !== null) return 'PROCESS';
   if (groupBy === 'PROCESS_NAME' && e.process?.name && e.hostId !== null) return 'PROCESS_NAME';
   if (groupBy === 'CONTAINER' && e.process?.containerId) return 'CONTAINER';
@@ -102,7 +100,7 @@ function grainOf(e: FlowEndpoint, groupBy: Grouping, names: NameLookup): Groupin
 /** The node id of an endpoint (cheap: called once per flow end; node objects are built once per id). */
 export function nodeIdOf(e: FlowEndpoint, groupBy: Grouping, names: NameLookup = NO_NAMES): string {
   switch (grainOf(e, groupBy, names)) {
-    case 'NAME': return `name:${names(e.address)[0]}`;
+    case 'NAME': return `name:${names(e.address).primary}`;
     // Start times as integer µs: exact, and far cheaper to print than fractional ms.
     case 'PROCESS': return `process:${e.hostId}:${e.process!.pid}:${Math.round(e.process!.startedAtMs * 1000)}`;
     case 'PROCESS_NAME': return `pname:${e.hostId}:${e.process!.name}`;
@@ -118,7 +116,7 @@ export function nodeOf(e: FlowEndpoint, groupBy: Grouping, names: NameLookup = N
   const kind = grainOf(e, groupBy, names);
   switch (kind) {
     case 'NAME':
-      return { id, kind, name: names(e.address)[0]!, hostId: null, process: null, containerId: null, address: null };
+      return { id, kind, name: names(e.address).primary!, hostId: null, process: null, containerId: null, address: null };
     case 'PROCESS':
       return { id, kind, name: e.process!.name ?? String(e.process!.pid), hostId: e.hostId, process: e.process, containerId: e.process!.containerId, address: null };
     case 'PROCESS_NAME':
@@ -156,7 +154,7 @@ export function flowMatches(f: Flow, filter: FlowFilter | null | undefined, name
   if (filter.match && filter.match.length > 0 && !filter.match.includes(f.match)) return false;
   if (filter.name != null) {
     const suffix = filter.name;
-    if (![f.client.address, f.server.address].some((a) => names(a).some((n) => nameMatches(n, suffix)))) return false;
+    if (![f.client.address, f.server.address].some((a) => names(a).names.some((n) => nameMatches(n, suffix)))) return false;
   }
   return true;
 }
@@ -178,7 +176,7 @@ function sameProcess(a: ProcessRef | null, b: ProcessRef | null): boolean {
   return a === b || (a !== null && b !== null && a.pid === b.pid && a.startedAtMs === b.startedAtMs);
 }
 
-function summariseEndpoint(node: GraphNode, ends: readonly FlowEndpoint[], firstSeenMs: number, lastSeenMs: number): GraphEndpoint {
+function summariseEndpoint(node: GraphNode, ends: readonly FlowEndpoint[]): GraphEndpoint {
   const hostId = common(ends.map((e) => e.hostId), (a, b) => a === b);
   const process = hostId !== null ? common(ends.map((e) => e.process), sameProcess) : null;
   const containers = ends.map((e) => e.process?.containerId ?? null);
@@ -189,7 +187,6 @@ function summariseEndpoint(node: GraphNode, ends: readonly FlowEndpoint[], first
     address: addresses.length === 1 ? addresses[0]! : null,
     addresses,
     port: common(ends.map((e) => e.port), (a, b) => a === b),
-    firstSeenMs, lastSeenMs,
   };
 }
 
@@ -262,8 +259,8 @@ function buildEdge(acc: EdgeAcc, id: string): GraphEdge {
   const dominant = matches.reduce((best, m) => (m.connections > best.connections ? m : best), matches[0]!);
   return {
     id,
-    client: summariseEndpoint(acc.clientNode, acc.flows.map((f) => f.client), firstSeenMs, lastSeenMs),
-    server: summariseEndpoint(acc.serverNode, acc.flows.map((f) => f.server), firstSeenMs, lastSeenMs),
+    client: summariseEndpoint(acc.clientNode, acc.flows.map((f) => f.client)),
+    server: summariseEndpoint(acc.serverNode, acc.flows.map((f) => f.server)),
     protocol: acc.protocol,
     match: dominant.match,
     matches,

@@ -188,13 +188,13 @@ async function insertListening(tx: Queryable, s: Snapshot, rows: ListeningSocket
 
 async function insertNames(tx: Queryable, s: Snapshot, rows: NameObservation[]): Promise<void> {
   await tx.query(
-    `INSERT INTO conntrail.dns_names (time, host_id, netns, address, name, source, first_seen, last_seen, ttl, pid, process_started_at)
-     SELECT to_timestamp($1 / 1000.0), $2, u.netns, u.address, u.name, u.source, to_timestamp(u.first_seen / 1000.0),
+    `INSERT INTO conntrail.dns_names (time, host_id, netns, address, name, source, asked, first_seen, last_seen, ttl, pid, process_started_at)
+     SELECT to_timestamp($1 / 1000.0), $2, u.netns, u.address, u.name, u.source, u.asked, to_timestamp(u.first_seen / 1000.0),
             to_timestamp(u.last_seen / 1000.0), u.ttl, u.pid, to_timestamp(u.started / 1000.0)
-     FROM unnest($3::bigint[], $4::inet[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::int[], $10::int[], $11::float8[])
-       AS u(netns, address, name, source, first_seen, last_seen, ttl, pid, started)`,
+     FROM unnest($3::bigint[], $4::inet[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::int[], $10::int[], $11::float8[], $12::boolean[])
+       AS u(netns, address, name, source, first_seen, last_seen, ttl, pid, started, asked)`,
     [s.timeMs, s.hostId, rows.map((r) => r.netns), rows.map((r) => r.address), rows.map((r) => r.name), rows.map((r) => r.source),
       rows.map((r) => r.firstSeenMs), rows.map((r) => r.lastSeenMs), rows.map((r) => r.ttlSeconds), rows.map((r) => r.pid),
-      rows.map((r) => r.processStartedAtMs)],
+      rows.map((r) => r.processStartedAtMs), rows.map((r) => r.asked)],
   );
 }

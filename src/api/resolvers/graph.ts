@@ -5,7 +5,7 @@ import { matchFlows, type Flow, type MatchLabel } from '../../domain/matching.js
 import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NameLookup, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
-import { fetchNatGroups, fetchSideGroups, type TimeWindow } from '../../store/queries/index.js';
+import { fetchNatGroups, fetchSideGroups, type AddressNames, type TimeWindow } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
@@ -61,13 +61,14 @@ function checkFilter(filter: TalkerFilterInput | null | undefined): FlowFilter |
 async function nameLookup(ctx: ApiContext, flows: readonly Flow[], window: TimeWindow): Promise<NameLookup> {
   const addresses = [...new Set(flows.flatMap((f) => [f.client.address, f.server.address]))];
   const lists = await ctx.loaders.names.loadMany(addresses.map((address) => ({ address, window })));
-  const byAddress = new Map<string, readonly string[]>();
+  const byAddress = new Map<string, AddressNames>();
   addresses.forEach((a, i) => {
     const l = lists[i];
     if (l instanceof Error) throw l;
-    if (l !== undefined && l.length > 0) byAddress.set(a, l);
+    if (l !== undefined && l.primary !== null) byAddress.set(a, l);
   });
-  return (address) => byAddress.get(address) ?? [];
+  const none: AddressNames = { names: [], primary: null };
+  return (address) => byAddress.get(address) ?? none;
 }
 
 async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Promise<TalkerGraphParent> {
@@ -84,7 +85,10 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   const names = groupBy === 'NAME' || filter?.name != null ? await nameLookup(ctx, flows, window) : undefined;
   const graph = buildTalkerGraph(flows, groupBy, filter, limit, names);
   ctx.log.debug({ resolution, groups: groups.length, translations: translations.length, flows: flows.length, edges: graph.totalEdges }, 'talkers computed');
-  return { ...graph, range: windowOf(window), resolution };
+  // Endpoints read their names over the window asked: the same loader keys as the grouping's, so a request reads
+  // names once.
+  const edges = graph.edges.map((e) => ({ ...e, client: { ...e.client, nameWindow: window }, server: { ...e.server, nameWindow: window } }));
+  return { ...graph, edges, range: windowOf(window), resolution };
 }
 
 export const graphQueries = {

@@ -25,10 +25,13 @@ async function namesOf(ctx: ApiContext, addresses: readonly string[], window: Ti
   const all = new Set<string>();
   for (const l of lists) {
     if (l instanceof Error) throw l;
-    for (const n of l) all.add(n);
+    for (const n of l.names) all.add(n);
   }
   return [...all].sort();
 }
+
+/** An edge's endpoint with the window its talkers/edges query asked (set by the graph resolvers). */
+export type NamedEndpoint = GraphEndpoint & { readonly nameWindow: TimeWindow };
 
 export interface NamedTarget {
   readonly address: string;
@@ -59,7 +62,7 @@ export const nameTypes = {
       r.pid === null || r.processStartedUs === null ? null : { hostId: r.hostId, pid: r.pid, startedUs: r.processStartedUs },
   },
   EdgeEndpoint: {
-    names: (e: GraphEndpoint, _: unknown, ctx: ApiContext) => namesOf(ctx, e.addresses, { fromMs: e.firstSeenMs, toMs: e.lastSeenMs }),
+    names: (e: NamedEndpoint, _: unknown, ctx: ApiContext) => namesOf(ctx, e.addresses, e.nameWindow),
   },
   Connection: {
     remoteNames: (c: ConnectionRecord, _: unknown, ctx: ApiContext) => namesOf(ctx, [c.remoteAddress], { fromMs: c.timeMs, toMs: c.timeMs }),

@@ -35,23 +35,36 @@ export function nameKeyOf(k: NameKey): string {
   return `${k.address}|${k.window.fromMs}|${k.window.toMs}`;
 }
 
-/** The names of each (address, window), one statement for the whole batch; sorted, distinct. */
-export async function namesForAddresses(db: Queryable, keys: readonly NameKey[]): Promise<string[][]> {
+export interface AddressNames {
+  /** Sorted, distinct. */
+  readonly names: string[];
+  /**
+   * The name to show the address by: a name a process asked for (not a CNAME target) before other snooped
+   * names, those before reverse names; the latest sighting first, then name order. Null when it has none.
+   */
+  readonly primary: string | null;
+}
+
+const NO_NAMES: AddressNames = Object.freeze({ names: [], primary: null }) as AddressNames;
+
+/** The names of each (address, window), one statement for the whole batch. */
+export async function namesForAddresses(db: Queryable, keys: readonly NameKey[]): Promise<AddressNames[]> {
   if (keys.length === 0) return [];
   const p = new Params();
   const addresses = p.add(keys.map((k) => k.address));
   const froms = p.add(keys.map((k) => msToUs(k.window.fromMs - NAME_LOOKBACK_MS)));
   const tos = p.add(keys.map((k) => msToUs(k.window.toMs)));
-  const { rows } = await db.query<{ i: number | string; names: string[] }>(
-    `SELECT k.i, array_agg(DISTINCT d.name ORDER BY d.name) AS names
+  const { rows } = await db.query<{ i: number | string; names: string[]; primary_name: string }>(
+    `SELECT k.i, array_agg(DISTINCT d.name ORDER BY d.name) AS names,
+       (array_agg(d.name ORDER BY d.asked DESC, d.source = 'snoop' DESC, d.last_seen DESC, d.name))[1] AS primary_name
      FROM unnest(${addresses}::inet[], ${froms}::bigint[], ${tos}::bigint[]) WITH ORDINALITY AS k(address, from_us, to_us, i)
      JOIN bi.dns_names d ON d.address = k.address
        AND d.time >= ${fromEpochUs('k.from_us')} AND d.first_seen <= ${fromEpochUs('k.to_us')}
      GROUP BY k.i`,
     p.values,
   );
-  const out: string[][] = keys.map(() => []);
-  for (const r of rows) out[num(r.i) - 1] = r.names;
+  const out: AddressNames[] = keys.map(() => NO_NAMES);
+  for (const r of rows) out[num(r.i) - 1] = { names: r.names, primary: r.primary_name };
   return out;
 }
 

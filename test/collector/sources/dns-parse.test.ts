@@ -27,8 +27,8 @@ test('A answers behind a CNAME chain name the address by every name of the chain
   assert.deepEqual(parseDnsAnswer(packet), {
     ok: true,
     answers: [
-      { address: '10.81.0.2', names: ['lb.api.internal', 'api.internal'], ttlSeconds: 30 },
-      { address: '10.81.0.3', names: ['lb.api.internal', 'api.internal'], ttlSeconds: 60 },
+      { address: '10.81.0.2', names: ['lb.api.internal', 'api.internal'], ttlSeconds: 30, asked: 'api.internal' },
+      { address: '10.81.0.3', names: ['lb.api.internal', 'api.internal'], ttlSeconds: 60, asked: 'api.internal' },
     ],
   });
 });
@@ -36,13 +36,13 @@ test('A answers behind a CNAME chain name the address by every name of the chain
 test('AAAA answers give canonical IPv6 text; upper case names are folded; a TTL with the top bit set is zero', () => {
   const v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
   const packet = response('V6.Example', [rr(label('V6.Example'), 28, 0x80000000, v6)]);
-  assert.deepEqual(parseDnsAnswer(packet), { ok: true, answers: [{ address: '2001:db8::1', names: ['v6.example'], ttlSeconds: 0 }] });
+  assert.deepEqual(parseDnsAnswer(packet), { ok: true, answers: [{ address: '2001:db8::1', names: ['v6.example'], ttlSeconds: 0, asked: 'v6.example' }] });
 });
 
 test('NXDOMAIN, and a reply cut by the copy cap, give what they hold; malformed packets are reasons, never exceptions', () => {
   assert.deepEqual(parseDnsAnswer(response('nope.internal', [], 3)), { ok: true, answers: [] });
   const whole = response('a.internal', [rr([0xc0, 0x0c], 1, 5, [10, 0, 0, 1]), rr([0xc0, 0x0c], 1, 5, [10, 0, 0, 2])]);
-  assert.deepEqual(parseDnsAnswer(whole.subarray(0, whole.length - 2)), { ok: true, answers: [{ address: '10.0.0.1', names: ['a.internal'], ttlSeconds: 5 }] });
+  assert.deepEqual(parseDnsAnswer(whole.subarray(0, whole.length - 2)), { ok: true, answers: [{ address: '10.0.0.1', names: ['a.internal'], ttlSeconds: 5, asked: 'a.internal' }] });
   const loop = Uint8Array.from([0, 0, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1]);
   const cases: [string, Uint8Array][] = [
     ['short', Uint8Array.from([1, 2, 3])],
@@ -68,7 +68,7 @@ test('the helper line: D records parse, bad ones are malformed', () => {
 
 test('the name table is bounded: the least recently seen entry goes first, and names in use are reported again', () => {
   const t = new NameTable(2, 1000);
-  const seen = (address: string, name: string, at: number) => t.see({ source: 'snoop', netns: 1, address, name, firstSeenMs: at, lastSeenMs: at, ttlSeconds: 1, pid: null, processStartedAtMs: null });
+  const seen = (address: string, name: string, at: number) => t.see({ source: 'snoop', netns: 1, address, name, asked: true, firstSeenMs: at, lastSeenMs: at, ttlSeconds: 1, pid: null, processStartedAtMs: null });
   seen('10.0.0.1', 'a', 1);
   seen('10.0.0.2', 'b', 2);
   seen('10.0.0.1', 'a', 3); // refreshes a: b is now the oldest
@@ -87,7 +87,7 @@ test('malformed answers are counted and reported once with the next snapshot; ot
   names.answer({ atMs: 1000, netns: 7, pid: 5, processStartedAtMs: 100, payload: Uint8Array.from([1]) });
   names.droppedSoFar(4);
   const first = names.collect(2000, []);
-  assert.deepEqual(first.names.map((n) => [n.address, n.name, n.pid, n.ttlSeconds, n.netns]), [['10.1.2.3', 'ok.internal', 5, 9, 7]]);
+  assert.deepEqual(first.names.map((n) => [n.address, n.name, n.pid, n.ttlSeconds, n.netns, n.asked]), [['10.1.2.3', 'ok.internal', 5, 9, 7, true]]);
   assert.deepEqual(first.notes, ['dns: 1 malformed DNS answers skipped', 'dns: 4 DNS answers not copied (per-second budget or ring buffer full)']);
   assert.deepEqual(names.collect(3000, []), { names: [], notes: [] });
   assert.deepEqual(names.stats(), { answers: 1, malformed: 1, dropped: 4, entries: 1, evicted: 0, reverse: null });

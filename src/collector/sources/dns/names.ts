@@ -95,7 +95,7 @@ export class DnsNames implements DnsSnoopSink {
     for (const ans of parsed.answers) {
       for (const name of ans.names) {
         this.table.see({
-          source: 'snoop', netns: a.netns, address: ans.address, name, firstSeenMs: a.atMs, lastSeenMs: a.atMs,
+          source: 'snoop', netns: a.netns, address: ans.address, name, asked: name === ans.asked, firstSeenMs: a.atMs, lastSeenMs: a.atMs,
           ttlSeconds: ans.ttlSeconds, pid: a.pid, processStartedAtMs: a.processStartedAtMs,
         });
       }

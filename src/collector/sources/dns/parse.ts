@@ -12,6 +12,8 @@ export interface DnsAddressAnswer {
   readonly names: readonly string[];
   /** Smallest TTL along the chain, seconds. */
   readonly ttlSeconds: number;
+  /** The name the process asked for (the question), when it is one of `names`. */
+  readonly asked: string | null;
 }
 
 export type DnsParse =
@@ -109,8 +111,11 @@ export function parseDnsAnswer(b: Uint8Array): DnsParse {
     const an = u16(b, 6);
     if (qd > 16 || an > MAX_RECORDS) return { ok: false, reason: `implausible counts (${qd} questions, ${an} answers)` };
     let at = 12;
+    let question: string | null = null;
     for (let i = 0; i < qd; i++) {
-      at = readName(b, at).next + 4;
+      const q = readName(b, at);
+      if (i === 0) question = q.name;
+      at = q.next + 4;
       if (at > b.length) throw new Malformed('question runs past the end');
     }
     if (rcode !== 0) return { ok: true, answers: [] };
@@ -140,14 +145,14 @@ export function parseDnsAnswer(b: Uint8Array): DnsParse {
       }
       at = rdata + rdlen;
     }
-    return { ok: true, answers: resolveChains(rrs) };
+    return { ok: true, answers: resolveChains(rrs, question) };
   } catch (err) {
     if (err instanceof Malformed) return { ok: false, reason: err.message };
     throw err;
   }
 }
 
-function resolveChains(rrs: readonly Rr[]): DnsAddressAnswer[] {
+function resolveChains(rrs: readonly Rr[], question: string | null): DnsAddressAnswer[] {
   // alias target -> aliases pointing at it
   const aliasesOf = new Map<string, { name: string; ttl: number }[]>();
   for (const r of rrs) {
@@ -170,7 +175,7 @@ function resolveChains(rrs: readonly Rr[]): DnsAddressAnswer[] {
         ttl = Math.min(ttl, a.ttl);
       }
     }
-    out.push({ address: r.value, names, ttlSeconds: ttl });
+    out.push({ address: r.value, names, ttlSeconds: ttl, asked: question !== null && seen.has(question) ? question : null });
   }
   return out;
 }

@@ -96,7 +96,7 @@ export class ReverseResolver {
       for (const raw of names) {
         const name = raw.toLowerCase().replace(/\.$/, '');
         if (name.length === 0 || name.length > 253) continue;
-        this.done.push({ source: 'reverse', netns: null, address, name, firstSeenMs: at, lastSeenMs: at, ttlSeconds: null, pid: null, processStartedAtMs: null });
+        this.done.push({ source: 'reverse', netns: null, address, name, asked: false, firstSeenMs: at, lastSeenMs: at, ttlSeconds: null, pid: null, processStartedAtMs: null });
       }
     } catch {
       // NXDOMAIN, timeout, refused: cached as "no name" until cacheMs passes, like a negative answer.

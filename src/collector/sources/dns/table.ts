@@ -37,6 +37,7 @@ export class NameTable {
       this.entries.delete(key); // re-inserted below: Map order is then least recently seen first
       old.obs = {
         ...obs,
+        asked: obs.asked || old.obs.asked,
         firstSeenMs: Math.min(old.obs.firstSeenMs, obs.firstSeenMs),
         lastSeenMs: Math.max(old.obs.lastSeenMs, obs.lastSeenMs),
         pid: obs.pid ?? old.obs.pid,
