@@ -8,6 +8,8 @@ import net from 'node:net';
  *                                                   close; print { pid, addresses } and exit
  *   dns-client flood SERVER COUNT PROC_NAME         send COUNT queries to SERVER:53 from one UDP socket and read the
  *                                                   replies; print { pid, sent, received } and exit
+ *   dns-client rate SERVER RATE SECONDS NAME        ask SERVER:53 for NAME (A) RATE times a second for SECONDS, one
+ *                                                   UDP socket; print { pid, sent, received } and exit
  */
 const [mode = 'resolve', server = '127.0.0.1', a = '', b = '', c = 'dnsclient'] = process.argv.slice(2);
 
@@ -51,7 +53,34 @@ async function flood(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ pid: process.pid, sent, received })}\n`);
 }
 
-(mode === 'flood' ? flood() : resolveAndConnect()).then(() => process.exit(0), (err: unknown) => {
+/** Queries paced by the clock, as a resolver library under load sends them. */
+async function paced(): Promise<void> {
+  process.title = 'dnsrate';
+  const rate = Number(a);
+  const seconds = Number(b);
+  const socket = dgram.createSocket('udp4');
+  let received = 0;
+  let sent = 0;
+  socket.on('message', () => { received++; });
+  await new Promise<void>((r) => socket.bind(0, r));
+  const question = Buffer.from(c.split('.').flatMap((l) => [l.length, ...Buffer.from(l, 'ascii')]).concat([0, 0, 1, 0, 1]));
+  const total = rate * seconds;
+  const t0 = performance.now();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
+    for (; sent < due; sent++) {
+      const header = Buffer.from([(sent >> 8) & 255, sent & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+      socket.send(Buffer.concat([header, question]), 53, server);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const deadline = Date.now() + 5_000;
+  while (received < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  socket.close();
+  process.stdout.write(`${JSON.stringify({ pid: process.pid, sent, received })}\n`);
+}
+
+(mode === 'flood' ? flood() : mode === 'rate' ? paced() : resolveAndConnect()).then(() => process.exit(0), (err: unknown) => {
   process.stderr.write(`${String(err)}\n`);
   process.exit(1);
 });
