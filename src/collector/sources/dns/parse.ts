@@ -27,7 +27,10 @@ const CLASS_IN = 1;
 const MAX_POINTER_HOPS = 32;
 const MAX_RECORDS = 256;
 
-class Malformed extends Error {}
+/** Thrown inside the parser only, caught at its top: not an Error, so a flood of bad packets captures no stacks. */
+class Malformed {
+  constructor(readonly message: string) {}
+}
 
 function u16(b: Uint8Array, at: number): number {
   if (at + 2 > b.length) throw new Malformed(`truncated at byte ${at}`);

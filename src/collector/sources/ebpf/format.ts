@@ -173,6 +173,7 @@ export class LineParser {
   parse(line: string): EbpfRecord {
     const kind = line.charCodeAt(0);
     if ((kind === 0x43 /* C */ || kind === 0x55 /* U */) && line.charCodeAt(1) === 9) return this.parseConn(line, kind === 0x43);
+    if (kind === 0x44 /* D */ && line.charCodeAt(1) === 9) return parseDns(line.split('\t'), (text) => this.canonical(text));
     return parseOther(line);
   }
 
@@ -268,23 +269,23 @@ function parseEnd(f: readonly string[]): EndRecord | MalformedLine {
   return { kind: 'end', token: f[1], nowNs, bootToEpochMs };
 }
 
-const HEX_PAYLOAD = /^(?:[0-9a-f]{2})+$/;
-
-function parseDns(f: readonly string[]): DnsRecord | MalformedLine {
+function parseDns(f: readonly string[], canonical: (text: string) => string | null): DnsRecord | MalformedLine {
   if (f.length !== 10) return malformed('bad dns record');
   const tsNs = uint(f[1]);
   const pid = uint(f[2]);
   const startTicks = uint(f[3]);
   const comm = unescapeComm(f[4] ?? '');
   const netns = uint(f[5]);
-  const server = canonicalAddressText(f[6] ?? '')?.address ?? null;
+  const server = canonical(f[6] ?? '');
   const serverPort = uint(f[7]);
   const length = uint(f[8]);
   const hex = f[9] ?? '';
   if (tsNs === null || pid === null || startTicks === null || netns === null || serverPort === null || length === null) return malformed('bad dns numbers');
   if (comm === null || server === null) return malformed('bad dns comm or server');
-  if (hex !== '-' && (hex.length > 1024 || !HEX_PAYLOAD.test(hex))) return malformed('bad dns payload');
-  const payload = hex === '-' ? new Uint8Array(0) : Uint8Array.from(Buffer.from(hex, 'hex'));
+  if (hex !== '-' && (hex.length > 1024 || hex.length % 2 !== 0)) return malformed('bad dns payload');
+  const payload: Uint8Array = hex === '-' ? new Uint8Array(0) : Buffer.from(hex, 'hex');
+  // Buffer.from stops at the first byte that is not hex: a short result is a bad line.
+  if (payload.length * 2 !== (hex === '-' ? 0 : hex.length)) return malformed('bad dns payload');
   return { kind: 'dns', tsNs, pid, startTicks, comm, netns, server, serverPort, length, payload };
 }
 
@@ -307,7 +308,7 @@ function parseOther(line: string): EbpfRecord {
     case 'H':
       return parseHeader(f);
     case 'D':
-      return parseDns(f);
+      return parseDns(f, (text) => canonicalAddressText(text)?.address ?? null);
     case 'DS':
       return parseDnsStats(f);
     default:
