@@ -137,8 +137,16 @@ static void load(struct helper *h)
 
 	tracefs = ensure_tracefs();
 	sys = syscall_programs(h->skel, &nsys);
-	if (tracefs != 0 && h->opt.dns)
-		die(EXIT_USAGE, "--dns needs the syscall tracepoints, and tracefs is unavailable (%s)", strerror(-tracefs));
+	if (tracefs != 0 && h->opt.dns) {
+		/* Connections matter more than names: run without DNS (no `dns` feature in the header tells the reader). */
+		fprintf(stderr, "conntrail-bpf: warning: --dns needs the syscall tracepoints: no DNS answers without tracefs\n");
+		h->opt.dns = 0;
+		bpf_program__set_autoload(h->skel->progs.dns_recv_length, false);
+		bpf_program__set_autoload(h->skel->progs.dns_enter_recvfrom, false);
+		bpf_program__set_autoload(h->skel->progs.dns_enter_recvmsg, false);
+		bpf_program__set_autoload(h->skel->progs.dns_exit_recvfrom, false);
+		bpf_program__set_autoload(h->skel->progs.dns_exit_recvmsg, false);
+	}
 	if (tracefs != 0) {
 		fprintf(stderr, "conntrail-bpf: warning: tracefs unavailable (%s): no syscall tracepoints, "
 				"so no accept() pids and no peers for unconnected UDP\n", strerror(-tracefs));

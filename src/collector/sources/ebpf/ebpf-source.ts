@@ -229,6 +229,9 @@ export class EbpfSource implements ConnectionSource {
     this.lastStats = ZERO_STATS;
     this.bootToEpochMs = helper.header?.bootToEpochMs ?? null;
     this.s.logger.info({ source: 'ebpf', pid: helper.pid, features: helper.header?.features }, 'eBPF helper started');
+    if (this.s.dns !== null && !(helper.header?.features ?? []).includes('dns')) {
+      this.notes.push('dns: the eBPF helper cannot snoop DNS answers here (no syscall tracepoints): only reverse names');
+    }
     await this.seed();
   }
 
