@@ -123,9 +123,30 @@ static void load(struct helper *h)
 		die(EXIT_LOAD, "cannot open the BPF object: %s", strerror(errno));
 	bpf_map__set_max_entries(h->skel->maps.tcp_conns, h->opt.max_conns);
 	bpf_map__set_max_entries(h->skel->maps.udp_flows, h->opt.max_conns);
+	{
+		struct bpf_program *dns[] = { h->skel->progs.dns_enter_recvfrom, h->skel->progs.dns_enter_recvmsg,
+					      h->skel->progs.dns_exit_recvfrom, h->skel->progs.dns_exit_recvmsg,
+					      h->skel->progs.dns_recv_length };
+		int ncpu = libbpf_num_possible_cpus();
+
+		for (size_t i = 0; i < sizeof(dns) / sizeof(dns[0]); i++)
+			bpf_program__set_autoload(dns[i], h->opt.dns != 0);
+		/* The budget is per CPU (no shared counter on the hot path): split the host's among them. */
+		h->skel->rodata->dns_per_cpu_per_sec = ncpu > 0 ? (h->opt.dns_max_per_sec + ncpu - 1) / ncpu : h->opt.dns_max_per_sec;
+	}
 
 	tracefs = ensure_tracefs();
 	sys = syscall_programs(h->skel, &nsys);
+	if (tracefs != 0 && h->opt.dns) {
+		/* Connections matter more than names: run without DNS (no `dns` feature in the header tells the reader). */
+		fprintf(stderr, "conntrail-bpf: warning: --dns needs the syscall tracepoints: no DNS answers without tracefs\n");
+		h->opt.dns = 0;
+		bpf_program__set_autoload(h->skel->progs.dns_recv_length, false);
+		bpf_program__set_autoload(h->skel->progs.dns_enter_recvfrom, false);
+		bpf_program__set_autoload(h->skel->progs.dns_enter_recvmsg, false);
+		bpf_program__set_autoload(h->skel->progs.dns_exit_recvfrom, false);
+		bpf_program__set_autoload(h->skel->progs.dns_exit_recvmsg, false);
+	}
 	if (tracefs != 0) {
 		fprintf(stderr, "conntrail-bpf: warning: tracefs unavailable (%s): no syscall tracepoints, "
 				"so no accept() pids and no peers for unconnected UDP\n", strerror(-tracefs));
@@ -156,14 +177,26 @@ static void load(struct helper *h)
 		if (attached == (int)nsys)
 			strcat(h->features, ",syscalls");
 	}
+	if (h->opt.dns) {
+		struct bpf_program *dns[] = { h->skel->progs.dns_enter_recvfrom, h->skel->progs.dns_enter_recvmsg,
+					      h->skel->progs.dns_exit_recvfrom, h->skel->progs.dns_exit_recvmsg,
+					      h->skel->progs.dns_recv_length };
+
+		for (size_t i = 0; i < sizeof(dns) / sizeof(dns[0]); i++)
+			if (!bpf_program__attach(dns[i]))
+				die(EXIT_ATTACH, "cannot attach %s: %s", bpf_program__name(dns[i]), strerror(errno));
+		strcat(h->features, ",dns");
+	}
 	h->rb = ring_buffer__new(bpf_map__fd(h->skel->maps.events), on_event, h, NULL);
 	if (!h->rb)
 		die(EXIT_LOAD, "cannot open the ring buffer: %s", strerror(errno));
+	if (h->opt.dns && ring_buffer__add(h->rb, bpf_map__fd(h->skel->maps.dns_events), on_dns_event, h))
+		die(EXIT_LOAD, "cannot open the DNS ring buffer: %s", strerror(errno));
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: conntrail-bpf [--interval-ms N] [--udp-idle-ms N] [--max-conns N] [--no-stdin] [--verbose]\n"
+	fprintf(f, "usage: conntrail-bpf [--interval-ms N] [--udp-idle-ms N] [--max-conns N] [--dns [--dns-max-per-sec N]] [--no-stdin] [--verbose]\n"
 		   "  Streams connection records to stdout (format version %d, see FORMAT.md).\n"
 		   "  stdin commands: 'dump <token>' prints live connections then 'E <token> ...'; 'quit'.\n",
 		FORMAT_VERSION);
@@ -185,7 +218,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "interval-ms", required_argument, NULL, 'i' }, { "udp-idle-ms", required_argument, NULL, 'u' },
 		{ "max-conns", required_argument, NULL, 'm' },   { "no-stdin", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },           { "help", no_argument, NULL, 'h' },
-		{ "format-version", no_argument, NULL, 'V' },    { NULL, 0, NULL, 0 },
+		{ "format-version", no_argument, NULL, 'V' },    { "dns", no_argument, NULL, 'd' },
+		{ "dns-max-per-sec", required_argument, NULL, 'D' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -194,6 +228,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 	o->max_conns = 65536;
 	o->read_stdin = 1;
 	o->verbose = 0;
+	o->dns = 0;
+	o->dns_max_per_sec = 5000;
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->interval_ms = parse_uint(optarg, "--interval-ms"); break;
@@ -201,6 +237,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'm': o->max_conns = parse_uint(optarg, "--max-conns"); break;
 		case 'n': o->read_stdin = 0; break;
 		case 'v': o->verbose = 1; break;
+		case 'd': o->dns = 1; break;
+		case 'D': o->dns_max_per_sec = parse_uint(optarg, "--dns-max-per-sec"); break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%d\n", FORMAT_VERSION); exit(0);
 		default: usage(stderr); exit(EXIT_USAGE);

@@ -26,3 +26,4 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "tcp.bpf.h"
 #include "udp.bpf.h"
 #include "syscalls.bpf.h"
+#include "dns.bpf.h"

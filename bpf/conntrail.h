@@ -23,7 +23,8 @@
 #define CT_STAT_TCP_MAP_FULL 1    /* TCP connections not tracked: tcp_conns was full */
 #define CT_STAT_UDP_MAP_FULL 2    /* UDP flows not tracked: udp_flows was full */
 #define CT_STAT_UDP_NO_PEER 3     /* UDP datagrams on unconnected sockets whose peer was unknown */
-#define CT_STAT_COUNT 4
+#define CT_STAT_DNS_DROPPED 4     /* DNS answers not copied: over the per-second budget or ring buffer full (--dns) */
+#define CT_STAT_COUNT 5
 
 /* One TCP connection or one UDP flow (socket x peer). Counters are cumulative. 168 bytes. */
 struct ct_conn {
@@ -73,6 +74,24 @@ struct ct_udp_key {
 	__u16 dport;       /* host order */
 	__u8 family;       /* 4 or 6 */
 	__u8 pad[5];
+};
+
+/* DNS answers snooped at the syscall boundary (dns.bpf.h): at most CT_DNS_MAX bytes of each are copied. */
+#define CT_DNS_MAX 512
+
+struct ct_dns_event {
+	__u64 ts_ns;       /* CLOCK_BOOTTIME ns when the process received it */
+	__u64 start_ns;    /* start_boottime of the receiving process */
+	__u32 pid;
+	__u32 netns;
+	__u32 len;         /* bytes the syscall returned (the answer may be longer than what was copied) */
+	__u32 copied;      /* bytes in data */
+	__u8 peer[16];     /* the DNS server's address, IPv4 in the first 4 bytes */
+	__u16 peer_port;   /* host order: 53 */
+	__u8 family;       /* 4 or 6 */
+	__u8 pad[5];
+	char comm[CT_COMM_LEN];
+	__u8 data[CT_DNS_MAX];
 };
 
 #endif /* CONNTRAIL_H */

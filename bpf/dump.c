@@ -77,6 +77,8 @@ static void stats_line(struct helper *h)
 	out(h, "S\t%llu\t%llu\t%llu\t%llu\n", (unsigned long long)sum[CT_STAT_RINGBUF_FULL],
 	    (unsigned long long)sum[CT_STAT_TCP_MAP_FULL], (unsigned long long)sum[CT_STAT_UDP_MAP_FULL],
 	    (unsigned long long)sum[CT_STAT_UDP_NO_PEER]);
+	if (h->opt.dns)
+		out(h, "DS\t%llu\n", (unsigned long long)sum[CT_STAT_DNS_DROPPED]);
 }
 
 void sweep_udp(struct helper *h)

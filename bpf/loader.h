@@ -20,6 +20,8 @@ struct options {
 	unsigned max_conns;
 	int read_stdin;
 	int verbose;
+	int dns;              /* --dns: snoop DNS answers (D records) */
+	unsigned dns_max_per_sec; /* --dns-max-per-sec: answers copied per second, whole host */
 };
 
 struct helper {
@@ -40,6 +42,7 @@ void out(struct helper *h, const char *fmt, ...) __attribute__((format(printf, 2
 void out_flush(struct helper *h);
 void print_conn(struct helper *h, char kind, const struct ct_conn *c, __u64 close_ns);
 int on_event(void *ctx, void *data, size_t size);
+int on_dns_event(void *ctx, void *data, size_t size);
 
 /* dump.c: walking the maps */
 void sweep_udp(struct helper *h);

@@ -106,3 +106,30 @@ int on_event(void *ctx, void *data, size_t size)
 	print_conn(h, 'C', &e->conn, e->close_ns);
 	return h->out_failed ? -EPIPE : 0;
 }
+
+/* A snooped DNS answer (--dns): the bytes copied, in hex, for the reader's DNS parser. */
+int on_dns_event(void *ctx, void *data, size_t size)
+{
+	static const char HEX[] = "0123456789abcdef";
+	struct helper *h = ctx;
+	const struct ct_dns_event *e = data;
+	char peer[INET6_ADDRSTRLEN], comm[CT_COMM_LEN * 4 + 2], hex[CT_DNS_MAX * 2 + 1];
+	unsigned n;
+
+	if (size < sizeof(*e))
+		return 0;
+	n = e->copied > CT_DNS_MAX ? CT_DNS_MAX : e->copied;
+	for (unsigned i = 0; i < n; i++) {
+		hex[2 * i] = HEX[e->data[i] >> 4];
+		hex[2 * i + 1] = HEX[e->data[i] & 15];
+	}
+	hex[2 * n] = '\0';
+	if (n == 0)
+		snprintf(hex, sizeof(hex), "-");
+	format_addr(e->peer, e->family, peer, sizeof(peer));
+	escape_comm(e->comm, comm, sizeof(comm));
+	out(h, "D\t%llu\t%u\t%llu\t%s\t%u\t%s\t%u\t%u\t%s\n", (unsigned long long)e->ts_ns, e->pid,
+	    (unsigned long long)(e->start_ns / (unsigned long long)h->ns_per_tick), comm, e->netns, peer,
+	    e->peer_port, e->len, hex);
+	return h->out_failed ? -EPIPE : 0;
+}

@@ -11,6 +11,7 @@ import type { RootGate } from './root-gate.js';
 import {
   fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchListenerPages, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
   type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type ListenerFilter, type ListenerKey, type ListenerRecord, type Page, type ProcessKeyset,
+  namesForAddresses, nameKeyOf, type AddressNames, type NameKey,
   type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeWindow,
 } from '../store/queries/index.js';
 
@@ -68,6 +69,8 @@ export interface Loaders {
    */
   readonly fleetCoverage: DataLoader<TimeWindow, FleetCoverage, string>;
   readonly listenerPage: DataLoader<ListenerPageKey, Page<ListenerRecord>, string>;
+  /** The DNS names of an address over a window: one statement per batch, whatever the number of endpoints. */
+  readonly names: DataLoader<NameKey, AddressNames, string>;
 }
 
 const EMPTY_PAGE: Page<never> = Object.freeze({ rows: [], hasNextPage: false }) as Page<never>;
@@ -140,5 +143,6 @@ export function createLoaders(db: Database, gate: RootGate, onBatch: BatchObserv
         : { kind: 'processes' as const, processes: keys.flatMap((k) => (k.parent.kind === 'process' ? [k.parent.process] : [])) };
       return fetchListenerPages(db, scope, k0.window, k0.filter, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
+    names: new DataLoader<NameKey, AddressNames, string>(observed('names', onBatch, (keys: readonly NameKey[]) => namesForAddresses(db, keys)), { cacheKeyFn: nameKeyOf }),
   };
 }

@@ -19,7 +19,7 @@ export const OUTCOMES: readonly string[] = Object.freeze([
 export const NO_OPERATION = 'none';
 export const SEVERAL_OPERATIONS = 'multiple';
 
-export const LOADER_NAMES = Object.freeze(['host', 'process', 'connectionPage', 'processPage', 'snapshotPage', 'coverage', 'fleetCoverage', 'listenerPage'] as const);
+export const LOADER_NAMES = Object.freeze(['host', 'process', 'connectionPage', 'processPage', 'snapshotPage', 'coverage', 'fleetCoverage', 'listenerPage', 'names'] as const);
 export type LoaderName = (typeof LOADER_NAMES)[number];
 
 /** Called with each DataLoader batch: which loader, how many keys it gathered. */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { isLoopbackHost } from '../api/loopback.js';
@@ -20,6 +21,7 @@ export class UsageError extends Error {
 export type SourceMode = 'auto' | 'ebpf' | 'procfs';
 export type OutputFormat = 'json' | 'table';
 export type NetnsMode = 'all' | 'self';
+export type DnsNamesMode = 'off' | 'snoop' | 'reverse' | 'both';
 
 export interface StoreArgs {
   /** Server mode: the owner's login (migrations). */
@@ -46,6 +48,11 @@ export interface CollectorArgs {
   readonly spoolDir: string;
   readonly metricsPort: number | null;
   readonly metricsListen: string;
+  /** DNS names of addresses: snooped answers (eBPF), reverse lookups, both or none. The CLI's default is
+   * both; a caller building these arguments itself gets none unless it asks. */
+  readonly dns?: DnsNamesMode;
+  /** The server reverse lookups ask ("ip" or "ip:port"); null: the system's resolv.conf. */
+  readonly dnsServer?: string | null;
 }
 
 export interface ApiArgs {
@@ -81,6 +88,8 @@ const OPTIONS = {
   interval: { type: 'string' },
   netns: { type: 'string' },
   source: { type: 'string' },
+  dns: { type: 'string' },
+  'dns-server': { type: 'string' },
   'spool-dir': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-listen': { type: 'string' },
@@ -154,7 +163,21 @@ function collectorArgs(v: Values, store: StoreArgs): CollectorArgs {
     spoolDir: v['spool-dir'] ?? `${store.dataDir}/spool`,
     metricsPort: metricsPort === 0 ? null : metricsPort,
     metricsListen: v['metrics-listen'] ?? DEFAULTS.metricsListen,
+    dns: oneOf(v.dns, 'dns', ['off', 'snoop', 'reverse', 'both'] as const, DEFAULTS.dns),
+    dnsServer: dnsServer(v['dns-server']),
   };
+}
+
+/** "ip" or "ip:port" (IPv6 with a port as "[ip]:port"), as node:dns setServers takes it. */
+function dnsServer(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)|([0-9a-fA-F:]+))(?::(\d{1,5}))?$/.exec(value);
+  const host = m?.[1] ?? m?.[2] ?? m?.[3];
+  const port = m?.[4] === undefined ? null : Number(m[4]);
+  if (m === null || host === undefined || isIP(host) === 0 || (m[3] !== undefined && m[4] !== undefined) || (port !== null && (port < 1 || port > 65535))) {
+    throw new UsageError(`--dns-server must be an IP address, ip:port or [ipv6]:port (got "${value}")`);
+  }
+  return value;
 }
 
 /** A bearer token short enough to guess is no protection. */

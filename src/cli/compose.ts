@@ -11,6 +11,7 @@ import { Tracker } from '../collector/tracker.js';
 import { ConntrackSource } from '../collector/sources/conntrack-source.js';
 import { AllNetnsConntrackSource } from '../collector/sources/conntrack-all-netns.js';
 import { AutoSource, EbpfSource, createSourceForMode } from '../collector/sources/ebpf/index.js';
+import { DnsNames } from '../collector/sources/dns/names.js';
 import { ListeningSource } from '../collector/sources/listening-source.js';
 import { NetnsFilterSource } from '../collector/sources/netns-filter.js';
 import { ProcfsSource } from '../collector/sources/procfs-source.js';
@@ -86,8 +87,15 @@ export async function startCollector(args: CollectorArgs, storeSink: SnapshotSin
       await scan.close();
     }
   };
+  const dnsMode = args.dns ?? 'off';
+  const names = dnsMode === 'off' ? null : new DnsNames({
+    mode: dnsMode, logger: log, netns: args.netns === 'self' ? netns : null, reverse: { servers: args.dnsServer ? [args.dnsServer] : [] },
+  });
+  // Snooping needs the eBPF helper; with /proc only (or after a fallback to it) names come from reverse lookups.
+  const dnsSink = names?.snooping === true ? { dns: names } : {};
+  if (names?.snooping === true && args.source === 'procfs') log.warn({ dns: dnsMode }, 'DNS snooping needs the eBPF source: with --source procfs only reverse names are recorded');
   const primary: ConnectionSource = await createSourceForMode(args.source, {
-    ebpf: () => EbpfSource.start({ initialState, logger: log }),
+    ebpf: () => EbpfSource.start({ initialState, logger: log, ...dnsSink }),
     procfs,
     logger: log,
   });
@@ -104,6 +112,7 @@ export async function startCollector(args: CollectorArgs, storeSink: SnapshotSin
     const spool = await Spool.open({ dir: args.spoolDir, logger: log });
     loop = new CollectorLoop({
       sources, tracker: new Tracker({ hostId: args.hostId, intervalMs: args.intervalMs }), sink, spool, logger: log, metrics, intervalMs: args.intervalMs,
+      ...(names !== null ? { names } : {}),
     });
     loop.start();
     const health = (): HealthReport => assessHealth({
@@ -115,6 +124,7 @@ export async function startCollector(args: CollectorArgs, storeSink: SnapshotSin
   } catch (err) {
     // A failed start closes what it opened: the sources hold helper processes and file handles.
     for (const s of sources) await s.close().catch(() => undefined);
+    names?.close();
     throw err;
   }
   log.info({ hostId: args.hostId, intervalMs: args.intervalMs, netns: args.netns, source: args.source, spool: args.spoolDir }, 'collector started');
@@ -122,6 +132,7 @@ export async function startCollector(args: CollectorArgs, storeSink: SnapshotSin
     async stop() {
       await loop.stop();
       for (const s of sources) await s.close().catch(() => undefined);
+      names?.close();
       metricsServer?.close();
     },
   };

@@ -29,6 +29,8 @@ export const OPTION_DOCS = {
   interval: { group: 'collector', arg: 'DURATION', help: `snapshot interval: 15s, 1m, 500ms or bare seconds (default ${DEFAULTS.intervalMs / 1000}s)` },
   netns: { group: 'collector', arg: 'all|self', help: `network namespaces to record (default ${DEFAULTS.netns})` },
   source: { group: 'collector', arg: 'auto|ebpf|procfs', help: `connection source; auto = eBPF, else /proc (default ${DEFAULTS.source})` },
+  dns: { group: 'collector', arg: 'off|snoop|reverse|both', help: `names of addresses: DNS answers processes receive (eBPF), background reverse lookups, or both (default ${DEFAULTS.dns})` },
+  'dns-server': { group: 'collector', arg: 'IP[:PORT]', help: 'the DNS server reverse lookups ask (default: the system resolver configuration)' },
   'spool-dir': { group: 'collector', arg: 'DIR', help: 'where snapshots wait while the store is down (default <data-dir>/spool)' },
   'metrics-port': { group: 'collector', arg: 'N', help: `Prometheus /metrics and /healthz of the collector (default ${DEFAULTS.metricsPort}; 0 = off)` },
   'metrics-listen': { group: 'collector', arg: 'ADDR', help: `listen address of /metrics and /healthz (default ${DEFAULTS.metricsListen})` },

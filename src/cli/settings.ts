@@ -19,6 +19,7 @@ export const DEFAULTS = Object.freeze({
   metricsListen: '127.0.0.1',
   netns: 'all',
   source: 'auto',
+  dns: 'both',
   /** How long `conntrail query` waits for the API to answer. */
   queryTimeoutMs: 120_000,
 });

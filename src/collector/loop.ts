@@ -1,3 +1,5 @@
+import type { ConnectionRow } from '../domain/connection.js';
+import type { NameObservation } from '../domain/dns.js';
 import { performance } from 'node:perf_hooks';
 import type { Snapshot, SourceRun } from '../domain/snapshot.js';
 import { deadline, raceAbort } from './abort.js';
@@ -9,6 +11,11 @@ import type { ConnectionSource, SourceReading } from './source.js';
 import type { Spool } from './spool.js';
 import { rowCount } from './spool-format.js';
 import type { Tracker } from './tracker.js';
+
+/** What the loop needs of the DNS names (src/collector/sources/dns/names.ts). */
+export interface NameCollector {
+  collect(timeMs: number, connections: readonly ConnectionRow[]): { names: NameObservation[]; notes: string[] };
+}
 
 /**
  * The periodic loop: at every interval boundary, read all sources in parallel (each under a timeout), build
@@ -22,6 +29,8 @@ import type { Tracker } from './tracker.js';
 export interface LoopOptions {
   readonly sources: readonly ConnectionSource[];
   readonly tracker: Tracker;
+  /** Names of the snapshot's addresses (DNS); its collect() only walks a table, it never waits. */
+  readonly names?: NameCollector;
   readonly sink: SnapshotSink;
   readonly spool: Spool;
   readonly logger: Logger;
@@ -198,8 +207,9 @@ export class CollectorLoop {
         eventsLost: losses.events + pending.lost,
         errors: [...losses.errors, ...pending.errors],
       });
-      const c = built.completeness;
-      const snapshot = pending.omitted === 0 ? built : { ...built, completeness: { ...c, errors: [...c.errors, omittedNote(pending.omitted)] } };
+      const named = this.withNames(built, timeMs);
+      const c = named.completeness;
+      const snapshot = pending.omitted === 0 ? named : { ...named, completeness: { ...c, errors: [...c.errors, omittedNote(pending.omitted)] } };
       // Only what went into this snapshot is cleared: notes added meanwhile (a skipped tick) stay pending.
       this.pending = this.pending === pending ? NOTHING_PENDING : {
         lost: this.pending.lost - pending.lost, errors: this.pending.errors.slice(pending.errors.length), omitted: this.pending.omitted - pending.omitted,
@@ -223,6 +233,15 @@ export class CollectorLoop {
     } finally {
       limit.dispose();
     }
+  }
+
+  private withNames(built: Snapshot, timeMs: number): Snapshot {
+    const collector = this.options.names;
+    if (collector === undefined) return built;
+    const { names, notes } = collector.collect(timeMs, built.connections);
+    if (names.length === 0 && notes.length === 0) return built;
+    const c = built.completeness;
+    return { ...built, names, completeness: notes.length === 0 ? c : { ...c, errors: [...c.errors, ...notes] } };
   }
 
   private countSnapshot(s: Snapshot, spoolLost: number, trackerLost: number, metrics: CollectorMetrics): void {

@@ -1,3 +1,4 @@
+import type { NameObservation } from './dns.js';
 import type { ConnectionRow, ListeningSocket, NatTranslation, ProcessInfo, SourceName } from './connection.js';
 
 /** How one source fared during one interval. */
@@ -32,5 +33,7 @@ export interface Snapshot {
   readonly nat: readonly NatTranslation[];
   readonly listening: readonly ListeningSocket[];
   readonly processes: readonly ProcessInfo[];
+  /** Names addresses had (snooped DNS answers, reverse lookups) learnt or still in use in this interval. Absent: none. */
+  readonly names?: readonly NameObservation[];
   readonly completeness: Completeness;
 }

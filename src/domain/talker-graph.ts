@@ -5,7 +5,13 @@
 import type { Protocol } from './connection.js';
 import type { Flow, FlowEndpoint, MatchLabel, NatGroup, ProcessRef } from './matching.js';
 
-export type Grouping = 'PROCESS' | 'PROCESS_NAME' | 'CONTAINER' | 'HOST' | 'ADDRESS';
+export type Grouping = 'PROCESS' | 'PROCESS_NAME' | 'CONTAINER' | 'HOST' | 'ADDRESS' | 'NAME';
+
+/** The DNS names an address had in the window asked (sorted), and the one to group it under; none: empty, null. */
+export type NameLookup = (address: string) => { readonly names: readonly string[]; readonly primary: string | null };
+
+const NONE = Object.freeze({ names: [], primary: null });
+const NO_NAMES: NameLookup = () => NONE;
 
 export interface GraphNode {
   readonly id: string;
@@ -88,12 +94,15 @@ export interface FlowFilter {
   readonly port?: number | null;
   readonly protocol?: Protocol | null;
   readonly match?: readonly MatchLabel[] | null;
+  /** Either end's address had this name, or one ending in it at a label boundary (lower case). */
+  readonly name?: string | null;
 }
 
 const LABEL_PRECEDENCE: readonly MatchLabel[] = ['BOTH_ENDS', 'NAT_RESOLVED', 'CLIENT_ONLY', 'SERVER_ONLY'];
 
 /** Which grain an endpoint lands on: the requested one when known, else the next coarser one that is. */
-function grainOf(e: FlowEndpoint, groupBy: Grouping): Grouping {
+function grainOf(e: FlowEndpoint, groupBy: Grouping, names: NameLookup): Grouping {
+  if (groupBy === 'NAME' && names(e.address).primary !== null) return 'NAME';
   if (groupBy === 'PROCESS' && e.process && e.hostId !== null) return 'PROCESS';
   if (groupBy === 'PROCESS_NAME' && e.process?.name && e.hostId !== null) return 'PROCESS_NAME';
   if (groupBy === 'CONTAINER' && e.process?.containerId) return 'CONTAINER';
@@ -102,8 +111,9 @@ function grainOf(e: FlowEndpoint, groupBy: Grouping): Grouping {
 }
 
 /** The node id of an endpoint (cheap: called once per flow end; node objects are built once per id). */
-export function nodeIdOf(e: FlowEndpoint, groupBy: Grouping): string {
-  switch (grainOf(e, groupBy)) {
+export function nodeIdOf(e: FlowEndpoint, groupBy: Grouping, names: NameLookup = NO_NAMES): string {
+  switch (grainOf(e, groupBy, names)) {
+    case 'NAME': return `name:${names(e.address).primary}`;
     // Start times as integer µs: exact, and far cheaper to print than fractional ms.
     case 'PROCESS': return `process:${e.hostId}:${e.process!.pid}:${Math.round(e.process!.startedAtMs * 1000)}`;
     case 'PROCESS_NAME': return `pname:${e.hostId}:${e.process!.name}`;
@@ -114,10 +124,12 @@ export function nodeIdOf(e: FlowEndpoint, groupBy: Grouping): string {
 }
 
 /** The node an endpoint belongs to; unknown process/container/host fall back to the next coarser grain. */
-export function nodeOf(e: FlowEndpoint, groupBy: Grouping): GraphNode {
-  const id = nodeIdOf(e, groupBy);
-  const kind = grainOf(e, groupBy);
+export function nodeOf(e: FlowEndpoint, groupBy: Grouping, names: NameLookup = NO_NAMES): GraphNode {
+  const id = nodeIdOf(e, groupBy, names);
+  const kind = grainOf(e, groupBy, names);
   switch (kind) {
+    case 'NAME':
+      return { id, kind, name: names(e.address).primary!, hostId: null, process: null, containerId: null, address: null };
     case 'PROCESS':
       return { id, kind, name: e.process!.name ?? String(e.process!.pid), hostId: e.hostId, process: e.process, containerId: e.process!.containerId, address: null };
     case 'PROCESS_NAME':
@@ -135,7 +147,12 @@ function natAddresses(n: NatGroup): string[] {
   return [n.origSrc, n.origDst, n.replySrc, n.replyDst];
 }
 
-export function flowMatches(f: Flow, filter: FlowFilter | null | undefined): boolean {
+/** `name` is `suffix` or ends in it at a label boundary. */
+export function nameMatches(name: string, suffix: string): boolean {
+  return name === suffix || (name.length > suffix.length && name.endsWith(suffix) && name[name.length - suffix.length - 1] === '.');
+}
+
+export function flowMatches(f: Flow, filter: FlowFilter | null | undefined, names: NameLookup = NO_NAMES): boolean {
   if (!filter) return true;
   if (filter.hosts && filter.hosts.length > 0) {
     if (!filter.hosts.some((h) => h === f.client.hostId || h === f.server.hostId)) return false;
@@ -148,6 +165,10 @@ export function flowMatches(f: Flow, filter: FlowFilter | null | undefined): boo
   if (filter.port != null && f.server.port !== filter.port) return false;
   if (filter.protocol != null && f.protocol !== filter.protocol) return false;
   if (filter.match && filter.match.length > 0 && !filter.match.includes(f.match)) return false;
+  if (filter.name != null) {
+    const suffix = filter.name;
+    if (![f.client.address, f.server.address].some((a) => names(a).names.some((n) => nameMatches(n, suffix)))) return false;
+  }
   return true;
 }
 
@@ -283,20 +304,20 @@ export function compareEdges(a: GraphEdge, b: GraphEdge): number {
 }
 
 /** Groups flows into the graph, keeping the `limit` heaviest edges and exactly the nodes they reference. */
-export function buildTalkerGraph(flows: readonly Flow[], groupBy: Grouping, filter: FlowFilter | null | undefined, limit: number): TalkerGraph {
+export function buildTalkerGraph(flows: readonly Flow[], groupBy: Grouping, filter: FlowFilter | null | undefined, limit: number, names: NameLookup = NO_NAMES): TalkerGraph {
   const edges = new Map<string, EdgeAcc>();
   const nodes = new Map<string, GraphNode>();
   const node = (e: FlowEndpoint): GraphNode => {
-    const id = nodeIdOf(e, groupBy);
+    const id = nodeIdOf(e, groupBy, names);
     let n = nodes.get(id);
     if (!n) {
-      n = nodeOf(e, groupBy);
+      n = nodeOf(e, groupBy, names);
       nodes.set(id, n);
     }
     return n;
   };
   for (const flow of flows) {
-    if (!flowMatches(flow, filter)) continue;
+    if (!flowMatches(flow, filter, names)) continue;
     const clientNode = node(flow.client);
     const serverNode = node(flow.server);
     const key = `${clientNode.id}>${serverNode.id}|${flow.protocol}|${flow.server.port ?? '*'}`;

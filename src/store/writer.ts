@@ -1,4 +1,5 @@
 import type { ConnectionRow, ListeningSocket, NatTranslation, ProcessInfo } from '../domain/connection.js';
+import { validateName, type NameObservation } from '../domain/dns.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import { validateConnection, validateListening, validateNat, validateProcess, validateSnapshotIdentity } from '../domain/validate.js';
 import type { Database, Queryable } from './database.js';
@@ -10,7 +11,7 @@ import { StoreError } from './errors.js';
  * one array per column through unnest (measured against COPY in bench/), in chunks to bound statement size.
  */
 export interface RowRejection {
-  readonly table: 'connections' | 'nat_translations' | 'listening_sockets' | 'processes';
+  readonly table: 'connections' | 'nat_translations' | 'listening_sockets' | 'processes' | 'dns_names';
   readonly index: number;
   readonly reason: string;
 }
@@ -22,6 +23,7 @@ export interface WriteResult {
   readonly natRows: number;
   readonly listeningRows: number;
   readonly processRows: number;
+  readonly nameRows: number;
   readonly rejected: readonly RowRejection[];
 }
 
@@ -63,6 +65,7 @@ export class SnapshotWriter {
     const connections = partition(snapshot.connections, 'connections', validateConnection, rejected);
     const nat = partition(snapshot.nat, 'nat_translations', validateNat, rejected);
     const listening = partition(snapshot.listening, 'listening_sockets', validateListening, rejected);
+    const names = partition(snapshot.names ?? [], 'dns_names', validateName, rejected);
     const processes = dedupeProcesses(partition(snapshot.processes, 'processes', validateProcess, rejected));
     const errors = [...snapshot.completeness.errors, ...rejected.slice(0, MAX_ERRORS_KEPT).map((r) => `${r.table}[${r.index}]: ${r.reason}`)];
 
@@ -94,6 +97,7 @@ export class SnapshotWriter {
       for (const part of chunks(connections)) await insertConnections(tx, snapshot, part);
       for (const part of chunks(nat)) await insertNat(tx, snapshot, part);
       for (const part of chunks(listening)) await insertListening(tx, snapshot, part);
+      for (const part of chunks(names)) await insertNames(tx, snapshot, part);
       return true;
     });
     return {
@@ -102,6 +106,7 @@ export class SnapshotWriter {
       natRows: written ? nat.length : 0,
       listeningRows: written ? listening.length : 0,
       processRows: written ? processes.length : 0,
+      nameRows: written ? names.length : 0,
       rejected,
     };
   }
@@ -178,5 +183,18 @@ async function insertListening(tx: Queryable, s: Snapshot, rows: ListeningSocket
        AS u(netns, protocol, family, address, port, pid, started)`,
     [s.timeMs, s.hostId, rows.map((r) => r.netns), rows.map((r) => r.protocol), rows.map((r) => r.family), rows.map((r) => r.address),
       rows.map((r) => r.port), rows.map((r) => r.process?.pid ?? null), rows.map((r) => r.process?.startedAtMs ?? null)],
+  );
+}
+
+async function insertNames(tx: Queryable, s: Snapshot, rows: NameObservation[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO conntrail.dns_names (time, host_id, netns, address, name, source, asked, first_seen, last_seen, ttl, pid, process_started_at)
+     SELECT to_timestamp($1 / 1000.0), $2, u.netns, u.address, u.name, u.source, u.asked, to_timestamp(u.first_seen / 1000.0),
+            to_timestamp(u.last_seen / 1000.0), u.ttl, u.pid, to_timestamp(u.started / 1000.0)
+     FROM unnest($3::bigint[], $4::inet[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::int[], $10::int[], $11::float8[], $12::boolean[])
+       AS u(netns, address, name, source, first_seen, last_seen, ttl, pid, started, asked)`,
+    [s.timeMs, s.hostId, rows.map((r) => r.netns), rows.map((r) => r.address), rows.map((r) => r.name), rows.map((r) => r.source),
+      rows.map((r) => r.firstSeenMs), rows.map((r) => r.lastSeenMs), rows.map((r) => r.ttlSeconds), rows.map((r) => r.pid),
+      rows.map((r) => r.processStartedAtMs), rows.map((r) => r.asked)],
   );
 }

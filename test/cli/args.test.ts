@@ -123,3 +123,20 @@ test('a short API_TOKEN is refused, as is a port out of range', () => {
   usageError(['serve'], /--port \(API_PORT\) must be an integer from 0 to 65535/, { API_PORT: '70000' });
   usageError(['serve', '--port', '70000'], /--port must be an integer from 0 to 65535/);
 });
+
+test('--dns takes off, snoop, reverse or both (default both); --dns-server takes an address with an optional port', () => {
+  const dnsOf = (argv: string[]) => {
+    const c = parse(['collect', ...argv]);
+    assert.ok(c.name === 'collect');
+    return [c.collector.dns, c.collector.dnsServer];
+  };
+  assert.deepEqual(dnsOf([]), ['both', null]);
+  assert.deepEqual(dnsOf(['--dns', 'snoop']), ['snoop', null]);
+  assert.deepEqual(dnsOf(['--dns', 'reverse', '--dns-server', '10.81.0.2']), ['reverse', '10.81.0.2']);
+  assert.deepEqual(dnsOf(['--dns-server', '10.81.0.2:5353']), ['both', '10.81.0.2:5353']);
+  assert.deepEqual(dnsOf(['--dns-server', '[fd00::53]:53']), ['both', '[fd00::53]:53']);
+  usageError(['collect', '--dns', 'maybe'], /--dns must be one of off, snoop, reverse, both/);
+  usageError(['collect', '--dns-server', 'ns1.example'], /--dns-server must be an IP address/);
+  usageError(['collect', '--dns-server', '10.0.0.1:70000'], /--dns-server must be an IP address/);
+  usageError(['serve', '--dns', 'off'], /dns/);
+});

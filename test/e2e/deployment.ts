@@ -144,7 +144,9 @@ export async function deployConntrail(topology: Topology, options: DeployOptions
 
   try {
     say(`starting conntrail up on the router (embedded store, API, SQL endpoint on the veth links)${options.source ? `, --source ${options.source}` : ''}`);
-    spawnLogged('router', ns.router, [MAIN, 'up', '--data-dir', join(dataDir, 'router'), '--host-id', 'router', '--netns', 'self',
+    // --dns snoop: reverse lookups are traffic of their own (the collector's PTR queries to the resolver), and this rig
+    // counts every flow of its workloads exactly.
+    spawnLogged('router', ns.router, [MAIN, 'up', '--data-dir', join(dataDir, 'router'), '--host-id', 'router', '--netns', 'self', '--dns', 'snoop',
       '--interval', String(options.intervalS), '--listen', addr.routerManagement, '--port', String(API_PORT), ...sourceArgs,
       '--sql-listen', '0.0.0.0', '--sql-port', String(SQL_PORT), '--metrics-port', '0'],
       { API_TOKEN: TOKEN, CONNTRAIL_READER_PASSWORD: READER_PASSWORD, CONNTRAIL_WRITER_PASSWORD: WRITER_PASSWORD });
@@ -153,7 +155,7 @@ export async function deployConntrail(topology: Topology, options: DeployOptions
 
     for (const [host, nsName, via] of [['client', ns.client, addr.routerClientSide], ['server', ns.server, addr.routerServerSide]] as const) {
       say(`starting the collector on ${host}, writing to ${via}:${SQL_PORT}`);
-      spawnLogged(host, nsName, [MAIN, 'collect', '--host-id', host, '--netns', 'self', '--interval', String(options.intervalS), '--metrics-port', '0',
+      spawnLogged(host, nsName, [MAIN, 'collect', '--host-id', host, '--netns', 'self', '--dns', 'snoop', '--interval', String(options.intervalS), '--metrics-port', '0',
         ...sourceArgs, '--data-dir', join(dataDir, host), '--database-url', `postgres://conntrail_writer:${WRITER_PASSWORD}@${via}:${SQL_PORT}/postgres`]);
     }
     await poll('snapshots from all three hosts', 60_000, async () => {

@@ -12,7 +12,7 @@ test('hypertables, continuous aggregates, compression and retention exist and wo
     const { admin } = store;
     const hypertables = (await admin.query<{ hypertable_name: string; compression_enabled: boolean }>(
       `SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_schema = 'conntrail' ORDER BY 1`)).rows;
-    assert.deepEqual(hypertables.map((h) => h.hypertable_name), ['connections', 'listening_sockets', 'nat_translations', 'snapshots']);
+    assert.deepEqual(hypertables.map((h) => h.hypertable_name), ['connections', 'dns_names', 'listening_sockets', 'nat_translations', 'snapshots']);
     assert.ok(hypertables.filter((h) => h.hypertable_name !== 'snapshots').every((h) => h.compression_enabled));
     const caggs = (await admin.query<{ view_name: string }>(`SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1`)).rows;
     for (const name of ['traffic_1h', 'traffic_1m']) assert.ok(caggs.some((c) => c.view_name === name), `${name} missing`);
@@ -21,9 +21,9 @@ test('hypertables, continuous aggregates, compression and retention exist and wo
     const retention = Object.fromEntries(jobs.filter((j) => j.proc_name === 'policy_retention').map((j) => [j.target, j.config.drop_after]));
     assert.deepEqual(
       retention,
-      { connections: '14 days', listening_sockets: '14 days', nat_translations: '14 days', snapshots: '90 days', traffic_1h: '365 days', traffic_1m: '90 days',
+      { connections: '14 days', dns_names: '14 days', listening_sockets: '14 days', nat_translations: '14 days', snapshots: '90 days', traffic_1h: '365 days', traffic_1m: '90 days',
         nat_1h: '90 days', traffic_1d: '400 days', nat_1d: '400 days' });
-    assert.equal(jobs.filter((j) => j.proc_name === 'policy_compression').length, 3);
+    assert.equal(jobs.filter((j) => j.proc_name === 'policy_compression').length, 4);
     const refreshed = jobs.filter((j) => j.proc_name === 'policy_refresh_continuous_aggregate').map((j) => j.target);
     assert.ok(refreshed.includes('traffic_1m') && refreshed.includes('traffic_1h'));
 
@@ -73,7 +73,7 @@ test('hypertables, continuous aggregates, compression and retention exist and wo
     const kept = Object.fromEntries((await admin.query<{ t: string; d: string }>(
       `SELECT hypertable_name AS t, config->>'drop_after' AS d FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'`)).rows.map((r) => [r.t, r.d]));
     assert.deepEqual(kept, {
-      connections: '7 days', nat_translations: '7 days', listening_sockets: '7 days', snapshots: '30 days', traffic_1m: '30 days', nat_1h: '30 days',
+      connections: '7 days', dns_names: '7 days', nat_translations: '7 days', listening_sockets: '7 days', snapshots: '30 days', traffic_1m: '30 days', nat_1h: '30 days',
       traffic_1h: '180 days', traffic_1d: '200 days', nat_1d: '200 days',
     });
     await assert.rejects(admin.query(`SELECT conntrail.configure_retention(interval '30 days', interval '1 day', interval '180 days')`), /retention must be positive and grow/);

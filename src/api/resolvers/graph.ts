@@ -1,15 +1,16 @@
 /**
  * talkers and edges: fetch both sides and the translations, match them (domain), group them (domain).
  */
-import { matchFlows, type MatchLabel } from '../../domain/matching.js';
+import { matchFlows, type Flow, type MatchLabel } from '../../domain/matching.js';
 import { joinThroughProxies } from '../../domain/proxies.js';
-import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type ProxySummary, type TalkerGraph } from '../../domain/talker-graph.js';
+import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NameLookup, type NatHopSummary, type ProxySummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
-import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
+import { fetchNatGroups, fetchSideGroups, type AddressNames, type TimeWindow } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
+import { checkDnsName } from './names.js';
 import { hostRef, processFromDomain, windowOf, type WindowParent } from './shapes.js';
 
 /** Two raw records join when sighted within one collection interval of each other (clocks and alignment differ). */
@@ -24,6 +25,7 @@ interface TalkerFilterInput {
   readonly port?: number | null;
   readonly protocol?: Protocol | null;
   readonly match?: readonly MatchLabel[] | null;
+  readonly name?: string | null;
 }
 
 interface GraphArgs {
@@ -53,7 +55,22 @@ function checkFilter(filter: TalkerFilterInput | null | undefined): FlowFilter |
     port: checkPort(filter.port, 'filter.port'),
     protocol: filter.protocol ?? null,
     match: filter.match ?? null,
+    name: filter.name == null ? null : checkDnsName(filter.name, 'filter.name'),
   };
+}
+
+/** The names of every address of the flows over the window, read in one statement (the request's names loader). */
+async function nameLookup(ctx: ApiContext, flows: readonly Flow[], window: TimeWindow): Promise<NameLookup> {
+  const addresses = [...new Set(flows.flatMap((f) => [f.client.address, f.server.address]))];
+  const lists = await ctx.loaders.names.loadMany(addresses.map((address) => ({ address, window })));
+  const byAddress = new Map<string, AddressNames>();
+  addresses.forEach((a, i) => {
+    const l = lists[i];
+    if (l instanceof Error) throw l;
+    if (l !== undefined && l.primary !== null) byAddress.set(a, l);
+  });
+  const none: AddressNames = { names: [], primary: null };
+  return (address) => byAddress.get(address) ?? none;
 }
 
 async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Promise<TalkerGraphParent> {
@@ -68,9 +85,14 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   const toleranceMs = exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution);
   const matched = matchFlows(groups, translations, { exact, toleranceMs });
   const flows = args.throughProxies === true ? joinThroughProxies(matched, toleranceMs) : matched;
-  const graph = buildTalkerGraph(flows, args.groupBy ?? 'PROCESS', filter, limit);
+  const groupBy = args.groupBy ?? 'PROCESS';
+  const names = groupBy === 'NAME' || filter?.name != null ? await nameLookup(ctx, flows, window) : undefined;
+  const graph = buildTalkerGraph(flows, groupBy, filter, limit, names);
   ctx.log.debug({ resolution, groups: groups.length, translations: translations.length, flows: flows.length, edges: graph.totalEdges }, 'talkers computed');
-  return { ...graph, range: windowOf(window), resolution };
+  // Endpoints read their names over the window asked: the same loader keys as the grouping's, so a request reads
+  // names once.
+  const edges = graph.edges.map((e) => ({ ...e, client: { ...e.client, nameWindow: window }, server: { ...e.server, nameWindow: window } }));
+  return { ...graph, edges, range: windowOf(window), resolution };
 }
 
 export const graphQueries = {

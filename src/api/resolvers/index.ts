@@ -5,6 +5,7 @@ import { coverageQueries, coverageTypes } from './coverage.js';
 import { entityQueries, entityTypes } from './entities.js';
 import { graphQueries, graphTypes } from './graph.js';
 import { listenerQueries, listenerTypes } from './listeners.js';
+import { nameQueries, nameTypes } from './names.js';
 import { recordQueries, recordTypes } from './records.js';
 
 type RootResolver = (parent: unknown, args: never, ctx: ApiContext, info: unknown) => unknown;
@@ -33,7 +34,7 @@ export const resolvers = {
     from: (w: { from: number }) => w.from,
     to: (w: { to: number }) => w.to,
   },
-  Query: tracked({ ...graphQueries, ...recordQueries, ...entityQueries, ...coverageQueries, ...listenerQueries }),
+  Query: tracked({ ...graphQueries, ...recordQueries, ...entityQueries, ...coverageQueries, ...listenerQueries, ...nameQueries }),
   // Host and Process gain their listener fields beside the entity fields (merged per type).
-  ...mergeTypes(graphTypes, recordTypes, entityTypes, coverageTypes, listenerTypes),
+  ...mergeTypes(graphTypes, recordTypes, entityTypes, coverageTypes, listenerTypes, nameTypes),
 };

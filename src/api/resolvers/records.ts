@@ -45,6 +45,8 @@ interface ResolvedTargetParent {
   readonly host: HostParent | null;
   readonly process: ProcessParentRef | null;
   readonly via: ReturnType<typeof summariseNat>;
+  /** The time asked, for the target's names. */
+  readonly atMs: number;
 }
 
 /** Groups translations by where they lead (backend, or original source), in a stable order. */
@@ -97,7 +99,7 @@ export const recordQueries = {
     const resolved: ResolvedTargetParent[] = targets.map((t, i) => {
       const owner = owners[i] ?? null;
       return {
-        role: t.role, address: t.address, port: t.port, via: summariseNat(t.via),
+        role: t.role, address: t.address, port: t.port, via: summariseNat(t.via), atMs: args.at,
         host: hostRef(owner?.hostId ?? null),
         process: owner && owner.pid !== null && owner.startedUs !== null ? { hostId: owner.hostId, pid: owner.pid, startedUs: owner.startedUs, name: owner.processName } : null,
       };

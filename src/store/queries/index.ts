@@ -9,3 +9,4 @@ export { fetchListenerPages, isListenerKey, type ListenerFilter, type ListenerKe
 export { msToUs, type Page, type PageRequest, type TimeWindow } from './sql.js';
 export { refreshTalkerAggregates } from './aggregates.js';
 export { fetchFleetCoverage, type FleetCoverageRecords, type HostCoverageRecord } from './coverage.js';
+export { namesForAddresses, fetchNamesOf, fetchAddressesOf, nameKeyOf, NAME_LOOKBACK_MS, type AddressNameRecord, type AddressNames, type NameKey } from './names.js';

@@ -5,10 +5,12 @@ import { errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { ConnectionSource, SourceReading } from '../../source.js';
 import { ProcessCache } from '../process/cache.js';
+import { startedAtMs } from '../process/parse.js';
 import { createProcContext } from '../process/reader.js';
 import { ConnectionTable } from './connection-table.js';
 import { EbpfError } from './errors.js';
-import type { StatsRecord } from './format.js';
+import type { DnsSnoopSink } from '../dns/names.js';
+import type { DnsRecord, StatsRecord } from './format.js';
 import { defaultHelperPath } from './helper-path.js';
 import { HelperProcess, type DumpResult, type HelperExit } from './helper-process.js';
 import type { EbpfClock } from './observation.js';
@@ -39,6 +41,8 @@ export interface EbpfSourceOptions {
   /** Root of /proc, for btime. */
   readonly procRoot?: string;
   readonly clkTck?: number;
+  /** Where snooped DNS answers go; when set the helper runs with --dns. */
+  readonly dns?: DnsSnoopSink;
 }
 
 interface Settings {
@@ -54,6 +58,7 @@ interface Settings {
   readonly restartWindowMs: number;
   readonly procRoot: string;
   readonly clkTck: number;
+  readonly dns: DnsSnoopSink | null;
 }
 
 const ZERO_STATS: StatsRecord = { kind: 'stats', ringbufFull: 0, tcpTableFull: 0, udpTableFull: 0, udpNoPeer: 0 };
@@ -72,6 +77,7 @@ function settingsFrom(o: EbpfSourceOptions): Settings {
     restartWindowMs: o.restartWindowMs ?? 60_000,
     procRoot: o.procRoot ?? '/proc',
     clkTck: o.clkTck ?? 100,
+    dns: o.dns ?? null,
   };
 }
 
@@ -198,7 +204,9 @@ export class EbpfSource implements ConnectionSource {
   }
 
   private async launch(): Promise<void> {
-    const args = ['--udp-idle-ms', String(this.s.udpIdleMs), '--max-conns', String(this.s.maxConnections), ...this.s.helperArgs];
+    const dnsArgs = this.s.dns !== null ? ['--dns'] : [];
+    const args = ['--udp-idle-ms', String(this.s.udpIdleMs), '--max-conns', String(this.s.maxConnections), ...dnsArgs, ...this.s.helperArgs];
+    this.s.dns?.helperRestarted();
     let launched: HelperProcess | null = null;
     const helper = await HelperProcess.start({
       path: this.s.helperPath,
@@ -210,6 +218,8 @@ export class EbpfSource implements ConnectionSource {
         this.malformed++;
         this.s.logger.debug({ source: 'ebpf', reason }, 'malformed helper line');
       },
+      onDns: (rec) => this.onDns(rec),
+      onDnsStats: (rec) => this.s.dns?.droppedSoFar(rec.dropped),
       onExit: (exit) => { if (launched !== null) this.onHelperExit(launched, exit); },
       onStderrLine: (line) => this.s.logger.warn({ source: 'ebpf', helper: line }, 'eBPF helper says'),
     });
@@ -219,6 +229,9 @@ export class EbpfSource implements ConnectionSource {
     this.lastStats = ZERO_STATS;
     this.bootToEpochMs = helper.header?.bootToEpochMs ?? null;
     this.s.logger.info({ source: 'ebpf', pid: helper.pid, features: helper.header?.features }, 'eBPF helper started');
+    if (this.s.dns !== null && !(helper.header?.features ?? []).includes('dns')) {
+      this.notes.push('dns: the eBPF helper cannot snoop DNS answers here (no syscall tracepoints): only reverse names');
+    }
     await this.seed();
   }
 
@@ -235,6 +248,19 @@ export class EbpfSource implements ConnectionSource {
       noPeer: this.losses.noPeer + Math.max(0, now.udpNoPeer - was.udpNoPeer),
     };
     this.lastStats = now;
+  }
+
+  private onDns(rec: DnsRecord): void {
+    const sink = this.s.dns;
+    // Before the first end marker the boot offset comes from the header; without either the time is unknown.
+    if (sink === null || this.bootToEpochMs === null) return;
+    sink.answer({
+      atMs: rec.tsNs / 1e6 + this.bootToEpochMs,
+      netns: rec.netns,
+      pid: rec.pid === 0 ? null : rec.pid,
+      processStartedAtMs: rec.pid === 0 ? null : startedAtMs(this.bootTimeMs, rec.startTicks, this.s.clkTck),
+      payload: rec.payload,
+    });
   }
 
   private async seed(): Promise<void> {

@@ -63,12 +63,34 @@ export interface EndRecord {
   readonly bootToEpochMs: number;
 }
 
+/** A DNS answer a process received (`D`, only with --dns); the payload is parsed by the DNS source. */
+export interface DnsRecord {
+  readonly kind: 'dns';
+  /** CLOCK_BOOTTIME ns. */
+  readonly tsNs: number;
+  readonly pid: number;
+  readonly startTicks: number;
+  readonly comm: string;
+  readonly netns: number;
+  readonly server: string;
+  readonly serverPort: number;
+  /** Bytes the syscall returned; `payload` holds at most the first 512. */
+  readonly length: number;
+  readonly payload: Uint8Array;
+}
+
+/** DNS answers not copied since the helper started (`DS`, only with --dns). */
+export interface DnsStatsRecord {
+  readonly kind: 'dns-stats';
+  readonly dropped: number;
+}
+
 export interface MalformedLine {
   readonly kind: 'malformed';
   readonly reason: string;
 }
 
-export type EbpfRecord = HeaderRecord | ConnRecord | StatsRecord | EndRecord | MalformedLine;
+export type EbpfRecord = HeaderRecord | ConnRecord | StatsRecord | EndRecord | DnsRecord | DnsStatsRecord | MalformedLine;
 
 const CONN_FIELDS = 22;
 const FLAG_ESTABLISHED = 1;
@@ -151,6 +173,7 @@ export class LineParser {
   parse(line: string): EbpfRecord {
     const kind = line.charCodeAt(0);
     if ((kind === 0x43 /* C */ || kind === 0x55 /* U */) && line.charCodeAt(1) === 9) return this.parseConn(line, kind === 0x43);
+    if (kind === 0x44 /* D */ && line.charCodeAt(1) === 9) return parseDns(line.split('\t'), (text) => this.canonical(text));
     return parseOther(line);
   }
 
@@ -246,6 +269,31 @@ function parseEnd(f: readonly string[]): EndRecord | MalformedLine {
   return { kind: 'end', token: f[1], nowNs, bootToEpochMs };
 }
 
+function parseDns(f: readonly string[], canonical: (text: string) => string | null): DnsRecord | MalformedLine {
+  if (f.length !== 10) return malformed('bad dns record');
+  const tsNs = uint(f[1]);
+  const pid = uint(f[2]);
+  const startTicks = uint(f[3]);
+  const comm = unescapeComm(f[4] ?? '');
+  const netns = uint(f[5]);
+  const server = canonical(f[6] ?? '');
+  const serverPort = uint(f[7]);
+  const length = uint(f[8]);
+  const hex = f[9] ?? '';
+  if (tsNs === null || pid === null || startTicks === null || netns === null || serverPort === null || length === null) return malformed('bad dns numbers');
+  if (comm === null || server === null) return malformed('bad dns comm or server');
+  if (hex !== '-' && (hex.length > 1024 || hex.length % 2 !== 0)) return malformed('bad dns payload');
+  const payload: Uint8Array = hex === '-' ? new Uint8Array(0) : Buffer.from(hex, 'hex');
+  // Buffer.from stops at the first byte that is not hex: a short result is a bad line.
+  if (payload.length * 2 !== (hex === '-' ? 0 : hex.length)) return malformed('bad dns payload');
+  return { kind: 'dns', tsNs, pid, startTicks, comm, netns, server, serverPort, length, payload };
+}
+
+function parseDnsStats(f: readonly string[]): DnsStatsRecord | MalformedLine {
+  const dropped = f.length === 2 ? uint(f[1]) : null;
+  return dropped === null ? malformed('bad dns stats record') : { kind: 'dns-stats', dropped };
+}
+
 /** Records other than connections: rare, so plainly split. */
 function parseOther(line: string): EbpfRecord {
   const f = line.split('\t');
@@ -259,6 +307,10 @@ function parseOther(line: string): EbpfRecord {
       return parseEnd(f);
     case 'H':
       return parseHeader(f);
+    case 'D':
+      return parseDns(f, (text) => canonicalAddressText(text)?.address ?? null);
+    case 'DS':
+      return parseDnsStats(f);
     default:
       return malformed(`unknown record kind ${JSON.stringify(f[0]?.slice(0, 8) ?? '')}`);
   }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { EbpfError } from './errors.js';
-import { EBPF_FORMAT_VERSION, LineParser, type ConnRecord, type EndRecord, type HeaderRecord, type StatsRecord } from './format.js';
+import { EBPF_FORMAT_VERSION, LineParser, type ConnRecord, type DnsRecord, type DnsStatsRecord, type EndRecord, type HeaderRecord, type StatsRecord } from './format.js';
 
 /**
  * One run of the helper binary: spawns it, waits for its header (the programs are attached then),
@@ -29,6 +29,9 @@ export interface HelperOptions {
    */
   readonly onDump: (dump: DumpResult) => void;
   readonly onMalformed: (reason: string) => void;
+  /** DNS answers and their drop counter (only when the helper runs with --dns). */
+  readonly onDns?: (rec: DnsRecord) => void;
+  readonly onDnsStats?: (rec: DnsStatsRecord) => void;
   readonly onExit: (exit: HelperExit) => void;
   readonly onStderrLine?: (line: string) => void;
 }
@@ -243,6 +246,12 @@ export class HelperProcess {
         return;
       case 'malformed':
         this.options.onMalformed(rec.reason);
+        return;
+      case 'dns':
+        this.options.onDns?.(rec);
+        return;
+      case 'dns-stats':
+        this.options.onDnsStats?.(rec);
         return;
     }
   }
