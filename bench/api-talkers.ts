@@ -3,7 +3,7 @@ import { matchFlows } from '../src/domain/matching.js';
 import { buildTalkerGraph } from '../src/domain/talker-graph.js';
 import { HOUR_MS, DAY_MS } from '../src/domain/resolution.js';
 import type { Database, Store } from '../src/store/index.js';
-import { fetchNatGroups, fetchSideGroups, fetchTripleSideGroups, refreshTalkerAggregates } from '../src/store/queries/index.js';
+import { fetchLongestIntervalMs, fetchNatGroups, fetchSideGroups, fetchTripleSideGroups, refreshTalkerAggregates } from '../src/store/queries/index.js';
 import { silentLog } from './log.js';
 import { benchTargets, optionValue, sideBySide, stringOptions } from './targets.js';
 
@@ -160,7 +160,10 @@ async function measure(store: Store, rows: number, runs: number, report: (line: 
     // The two alternate run by run so that load from elsewhere on the machine hits both alike.
     for (const [label, fromMs, resolution] of [['1 h, raw rows', end - HOUR_MS, 'RAW'], ['24 h, hourly aggregate', end - DAY_MS, 'HOUR'], ['7 d, daily aggregate', end - DAYS * DAY_MS, 'DAY']] as const) {
       const window = { fromMs, toMs: end };
-      const sqlOnly = () => Promise.all([fetchSideGroups(store.reader, window, resolution), fetchNatGroups(store.reader, window, resolution === 'RAW' ? 'EXACT' : resolution)]);
+      const sqlOnly = async () => {
+        const longest = await fetchLongestIntervalMs(store.reader, window);
+        return Promise.all([fetchSideGroups(store.reader, window, resolution, longest), fetchNatGroups(store.reader, window, resolution === 'RAW' ? 'EXACT' : resolution, longest)]);
+      };
       await talkers(fromMs, end, resolution);
       await sqlOnly();
       const http: number[] = [];

@@ -5,7 +5,7 @@ import { matchFlows, type MatchLabel } from '../../domain/matching.js';
 import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
-import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
+import { fetchLongestIntervalMs, fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
@@ -62,7 +62,9 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   const window = checkRange(args.range, max, resolution === 'RAW' ? 'raw rows' : 'aggregates');
   const filter = checkFilter(args.filter);
   const exact = resolution === 'RAW';
-  const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution)]);
+  // Both reads plan the same window: its longest collection interval is read once for the two.
+  const longest = await fetchLongestIntervalMs(ctx.db, window);
+  const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution, longest), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution, longest)]);
   const flows = matchFlows(groups, translations, { exact, toleranceMs: exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution) });
   const graph = buildTalkerGraph(flows, args.groupBy ?? 'PROCESS', filter, limit);
   ctx.log.debug({ resolution, groups: groups.length, translations: translations.length, flows: flows.length, edges: graph.totalEdges }, 'talkers computed');

@@ -184,9 +184,10 @@ function toNat(r: NatRow): NatGroup {
 /**
  * Every host's records whose life overlaps the window, summed per side of a tuple (RAW) or of a triple
  * (MINUTE/HOUR/DAY: that aggregate for its whole buckets inside the window, finer data for the edges).
+ * longestIntervalMs: fetchLongestIntervalMs of the window, when the caller has it.
  */
-export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolution: Resolution): Promise<SideGroup[]> {
-  const plan = await planFor(db, window, resolution, TRAFFIC_LEVELS);
+export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolution: Resolution, longestIntervalMs?: number): Promise<SideGroup[]> {
+  const plan = await planFor(db, window, resolution, TRAFFIC_LEVELS, longestIntervalMs);
   const p = new Params();
   const sql = resolution === 'RAW' ? RAW_SIDES_SQL(p, plan) : TRIPLE_SIDES_SQL(p, plan);
   const { rows } = await db.query<{ packed: string }>(packed(sql, SIDE_COLUMNS), p.values);
@@ -208,9 +209,9 @@ export async function fetchTripleSideGroups(db: Queryable, window: TimeWindow, s
  * The translations of the window: per conntrack tuple (EXACT, raw rows), or per mapping without client-side ports
  * (raw rows, or the NAT aggregates for their whole buckets inside the window with raw rows for the edges).
  */
-export async function fetchNatGroups(db: Queryable, window: TimeWindow, source: NatSource): Promise<NatGroup[]> {
+export async function fetchNatGroups(db: Queryable, window: TimeWindow, source: NatSource, longestIntervalMs?: number): Promise<NatGroup[]> {
   // There is no minute NAT aggregate: the minute grain reads hours inside the window (still exact), raw at the edges.
-  const plan = await planFor(db, window, source === 'EXACT' ? 'RAW' : source === 'MINUTE' ? 'HOUR' : source, NAT_LEVELS);
+  const plan = await planFor(db, window, source === 'EXACT' ? 'RAW' : source === 'MINUTE' ? 'HOUR' : source, NAT_LEVELS, longestIntervalMs);
   const p = new Params();
   const sql = source === 'EXACT' ? EXACT_NAT_SQL(p, plan) : TRIPLE_NAT_SQL(p, plan);
   const { rows } = await db.query<{ packed: string }>(packed(sql, NAT_COLUMNS), p.values);

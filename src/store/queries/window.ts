@@ -25,9 +25,12 @@ export async function fetchLongestIntervalMs(db: Queryable, window: TimeWindow):
   return Math.ceil(num(rows[0]?.s ?? 0) * 1000);
 }
 
-/** Plans the window for a resolution over the given aggregate levels, reading the interval length first. */
-export async function planFor(db: Queryable, window: TimeWindow, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[]): Promise<WindowPlan> {
-  return planWindow(window, resolution, levels, await fetchLongestIntervalMs(db, window));
+/**
+ * Plans the window for a resolution over the given aggregate levels, reading the interval length first unless
+ * the caller read it already (several reads of one window need it once).
+ */
+export async function planFor(db: Queryable, window: TimeWindow, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[], longestIntervalMs?: number): Promise<WindowPlan> {
+  return planWindow(window, resolution, levels, longestIntervalMs ?? await fetchLongestIntervalMs(db, window));
 }
 
 /**
