@@ -26,6 +26,11 @@ export interface WindowPlan {
   readonly aggregates: readonly WindowPiece[];
   /** Row-time ranges read from raw rows (each row also filtered by its life overlapping the window). */
   readonly raw: readonly Window[];
+  /**
+   * The longest collection interval of the rows involved: a row stamped at or after window.fromMs + leadMs (and
+   * before window.toMs) lies wholly inside the window.
+   */
+  readonly leadMs: number;
 }
 
 function floorTo(ms: number, size: number): number {
@@ -43,7 +48,7 @@ function ceilTo(ms: number, size: number): number {
  */
 export function planWindow(window: Window, resolution: Resolution, levels: readonly Exclude<Resolution, 'RAW'>[], maxIntervalMs: number): WindowPlan {
   const lead = Math.max(0, maxIntervalMs);
-  const allRaw: WindowPlan = { window, aggregates: [], raw: [{ fromMs: window.fromMs, toMs: window.toMs + lead }] };
+  const allRaw: WindowPlan = { window, aggregates: [], raw: [{ fromMs: window.fromMs, toMs: window.toMs + lead }], leadMs: lead };
   const usable = levels.filter((l) => bucketMs(l) <= bucketMs(resolution)).sort((a, b) => bucketMs(a) - bucketMs(b));
   if (usable.length === 0) return allRaw;
 
@@ -78,5 +83,5 @@ export function planWindow(window: Window, resolution: Resolution, levels: reado
   const raw: Window[] = [];
   if (window.fromMs < starts[0]!) raw.push({ fromMs: window.fromMs, toMs: starts[0]! });
   raw.push({ fromMs: ends[0]!, toMs: window.toMs + lead });
-  return { window, aggregates, raw };
+  return { window, aggregates, raw, leadMs: lead };
 }

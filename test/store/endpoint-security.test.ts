@@ -135,3 +135,33 @@ test('statements that once killed the engine are refused for every login, the ow
     await dispose();
   }
 });
+
+test('hand-overs between clients of one role skip the reset only after reads: a SET, also one re-bound from an earlier turn, never reaches the next client', async () => {
+  const { store, dispose } = await freshStore();
+  const url = store.embedded!.url('conntrail_reader');
+  const clients = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })];
+  try {
+    for (const c of clients) await c.connect();
+    const [a, b, c] = clients as [pg.Client, pg.Client, pg.Client];
+    const timeoutOf = async (client: pg.Client): Promise<string> => (await client.query('SHOW statement_timeout')).rows[0].statement_timeout as string;
+    // Reads only, back and forth: every client still sees the defaults.
+    for (let i = 0; i < 3; i++) for (const x of clients) assert.equal((await x.query('SELECT 1 AS one')).rows[0].one, 1);
+    // A named statement that changes the session: parsed, bound and run in a first turn...
+    await a.query({ name: 'shorten', text: 'SET statement_timeout = 1' });
+    assert.equal(await timeoutOf(b), '0');
+    assert.equal(await timeoutOf(c), '0');
+    // ...and bound again in a later turn without a Parse (pg reuses its named statement): still not passed on.
+    await a.query({ name: 'shorten', text: 'SET statement_timeout = 1' });
+    assert.equal(await timeoutOf(b), '0');
+    await a.query({ name: 'shorten', text: 'SET statement_timeout = 1' });
+    assert.equal((await c.query('SELECT 2 AS two')).rows[0].two, 2);
+    assert.equal(await timeoutOf(b), '0');
+    // A plain SET, then reads by others: each gets the defaults.
+    await b.query("SET search_path = pg_catalog");
+    assert.equal((await c.query('SHOW search_path')).rows[0].search_path, '"$user", public');
+    assert.equal((await a.query('SHOW search_path')).rows[0].search_path, '"$user", public');
+  } finally {
+    await Promise.all(clients.map((x) => x.end().catch(() => undefined)));
+    await dispose();
+  }
+});

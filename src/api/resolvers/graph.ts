@@ -6,7 +6,7 @@ import { joinThroughProxies } from '../../domain/proxies.js';
 import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NameLookup, type NatHopSummary, type ProxySummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
-import { fetchNatGroups, fetchSideGroups, type AddressNames, type TimeWindow } from '../../store/queries/index.js';
+import { fetchLongestIntervalMs, fetchNatGroups, fetchSideGroups, type AddressNames, type TimeWindow } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
@@ -81,7 +81,9 @@ async function computeGraph(args: GraphArgs, ctx: ApiContext, limit: number): Pr
   const window = checkRange(args.range, max, resolution === 'RAW' ? 'raw rows' : 'aggregates');
   const filter = checkFilter(args.filter);
   const exact = resolution === 'RAW';
-  const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution)]);
+  // Both reads plan the same window: its longest collection interval is read once for the two.
+  const longest = await fetchLongestIntervalMs(ctx.db, window);
+  const [groups, translations] = await Promise.all([fetchSideGroups(ctx.db, window, resolution, longest), fetchNatGroups(ctx.db, window, exact ? 'EXACT' : resolution, longest)]);
   const toleranceMs = exact ? RAW_MATCH_TOLERANCE_MS : bucketMs(resolution);
   const matched = matchFlows(groups, translations, { exact, toleranceMs });
   const flows = args.throughProxies === true ? joinThroughProxies(matched, toleranceMs) : matched;

@@ -10,7 +10,11 @@ import { loadModule, parseSync } from 'libpg-query';
 export type Access = 'reader' | 'writer' | 'owner';
 
 export type Verdict =
-  | { readonly ok: true }
+  /**
+   * sessionNeutral: every statement only reads (SELECT, SHOW), so running it leaves the shared session as it
+   * found it (settings, role, cursors, transaction): the next client of the same role needs no reset.
+   */
+  | { readonly ok: true; readonly sessionNeutral: boolean }
   | { readonly ok: false; readonly sqlState: string; readonly reason: string };
 
 type Node = Record<string, unknown>;
@@ -25,6 +29,9 @@ const ALLOWED: Readonly<Record<Access, ReadonlySet<string>>> = {
     'IndexStmt', 'CreateTableAsStmt', 'DropStmt', 'AlterTableStmt', 'TruncateStmt', 'VacuumStmt', 'CommentStmt',
     'RefreshMatViewStmt', 'ReindexStmt']),
 };
+
+/** Statement kinds that leave the session as they found it (the functions that would not are refused in walk()). */
+const NEUTRAL = new Set(['SelectStmt', 'VariableShowStmt']);
 
 /** Statements that write, wherever they appear in a tree (a data-modifying WITH is still a write). */
 const WRITES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
@@ -70,11 +77,13 @@ export function classify(sql: string, access: Access): Verdict {
   } catch (err) {
     return refuse(`syntax error: ${err instanceof Error ? err.message : String(err)}`, '42601');
   }
+  let sessionNeutral = true;
   for (const raw of tree.stmts ?? []) {
     const verdict = checkStatement(raw.stmt ?? {}, access);
     if (!verdict.ok) return verdict;
+    if (!NEUTRAL.has(nodeKind(raw.stmt))) sessionNeutral = false;
   }
-  return { ok: true };
+  return { ok: true, sessionNeutral };
 }
 
 function checkStatement(stmt: Node, access: Access): Verdict {
@@ -138,5 +147,5 @@ function walk(root: unknown, access: Access): Verdict {
       if (value && typeof value === 'object') stack.push(value);
     }
   }
-  return { ok: true };
+  return { ok: true, sessionNeutral: false };
 }

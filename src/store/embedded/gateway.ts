@@ -8,7 +8,7 @@ import type { GatewayLimits } from './limits.js';
 import type { Login } from './logins.js';
 import {
   ProtocolViolation, backendKeyData, errorResponse, lastReadyStatus, namespaceNames, parameterStatus,
-  parsedStatementName, readMessage, readStartupPacket, readyForQuery, sqlOf, authRequest, type TransactionStatus,
+  boundStatementName, parsedStatementName, readMessage, readStartupPacket, readyForQuery, sqlOf, authRequest, type TransactionStatus,
 } from './protocol.js';
 
 /**
@@ -60,6 +60,8 @@ interface Client {
   /** Prefix of its prepared statement and portal names: random, so no one can guess another's. */
   readonly prefix: string;
   readonly statements: Set<string>;
+  /** Its named statements whose SQL is not session-neutral: binding one changes the session too. */
+  readonly touching: Set<string>;
   status: TransactionStatus;
   /** After a refused Parse: skip to the next Sync, as the engine does after an error. */
   skipping: boolean;
@@ -83,6 +85,8 @@ export class WireGateway {
   private readonly clients = new Map<number, Client>();
   /** Parse results by SQL text: the writer and the API send the same few statements over and over. */
   private readonly verdicts = new Map<string, Verdict>();
+  /** Whether the session's unnamed prepared statement (shared by every client) is session-neutral. */
+  private unnamedNeutral = false;
   private server: net.Server | null = null;
   private nextId = 1;
 
@@ -147,7 +151,7 @@ export class WireGateway {
       this.fail(pending[0], '08006', 'too many connections logging in to the conntrail SQL endpoint; this one waited longest');
     }
     const client: Client = {
-      id: this.nextId++, socket: raw, phase: 'startup', login: null, authMessages: 0, buffer: Buffer.alloc(0),
+      id: this.nextId++, socket: raw, phase: 'startup', login: null, authMessages: 0, buffer: Buffer.alloc(0), touching: new Set(),
       handshake: new Handshake({
         logins: this.options.logins, tlsAvailable: this.options.tls !== null,
         trustLoopback: this.options.trustLoopback, remoteIsLoopback: isLoopback(raw.remoteAddress ?? ''),
@@ -256,7 +260,7 @@ export class WireGateway {
   }
 
   private verdict(sql: string, login: Login): Verdict {
-    if (login.access === 'internal') return { ok: true };
+    if (login.access === 'internal') return { ok: true, sessionNeutral: false };
     const key = `${login.access}\0${sql}`;
     const cached = this.verdicts.get(key);
     if (cached) return cached;
@@ -288,8 +292,10 @@ export class WireGateway {
       return;
     }
     const sql = sqlOf(type, message);
+    let neutral = true;
     if (sql !== null) {
       const verdict = this.verdict(sql, login);
+      neutral = verdict.ok && verdict.sessionNeutral;
       if (!verdict.ok) {
         this.options.log.warn({ client: client.id, user: login.name, reason: verdict.reason }, 'sql endpoint: statement refused');
         client.socket.write(errorResponse('ERROR', verdict.sqlState, `refused by the conntrail SQL endpoint: ${verdict.reason}`));
@@ -306,6 +312,19 @@ export class WireGateway {
     await this.take(client);
     if (client.phase !== 'ready') return;
     await this.session.prepare(client.id, login.role);
+    // Holding the session now: the unnamed statement is the session's, whoever parsed it.
+    if (type === 'P') {
+      const own = parsedStatementName(message);
+      if (own === '') this.unnamedNeutral = neutral;
+      else if (neutral) client.touching.delete(own);
+      else client.touching.add(own);
+    } else if (type === 'B') {
+      // A bound statement does what its Parse said, possibly in an earlier turn (or, unnamed, another client's).
+      const own = boundStatementName(message);
+      neutral = own === '' ? this.unnamedNeutral : !client.touching.has(own);
+    }
+    // After prepare: what this statement may change is the next holder's concern, not this one's.
+    if (!neutral) this.session.touched();
     const watched = login.access !== 'internal' && this.options.watch !== undefined;
     if (watched) this.options.watch?.(client.heldSince + this.holdLimit(login));
     let reply: Uint8Array;

@@ -165,3 +165,9 @@ function rebuild(type: string, parts: Buffer[]): Buffer {
 export function parsedStatementName(message: Buffer): string {
   return readCString(message, 5).value;
 }
+
+/** The statement a Bind message binds (its name as the client wrote it). */
+export function boundStatementName(message: Buffer): string {
+  const portal = readCString(message, 5);
+  return readCString(message, portal.next).value;
+}

@@ -8,5 +8,6 @@ export { fetchSnapshotPages, fetchCoverage, isSnapshotKey, type Coverage, type S
 export { fetchListenerPages, isListenerKey, type ListenerFilter, type ListenerKey, type ListenerRecord, type ListenerScope } from './listeners.js';
 export { msToUs, type Page, type PageRequest, type TimeWindow } from './sql.js';
 export { refreshTalkerAggregates } from './aggregates.js';
+export { fetchLongestIntervalMs } from './window.js';
 export { fetchFleetCoverage, type FleetCoverageRecords, type HostCoverageRecord } from './coverage.js';
 export { namesForAddresses, fetchNamesOf, fetchAddressesOf, nameKeyOf, NAME_LOOKBACK_MS, type AddressNameRecord, type AddressNames, type NameKey } from './names.js';

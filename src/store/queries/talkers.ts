@@ -11,8 +11,8 @@ import { roleOf, type NatGroup, type SideGroup } from '../../domain/matching.js'
 import type { Resolution } from '../../domain/resolution.js';
 import type { WindowPlan } from '../../domain/window-plan.js';
 import type { Queryable } from '../database.js';
-import { Params, epochUs, num, toMs, type TimeWindow } from './sql.js';
-import { NAT_LEVELS, TRAFFIC_LEVELS, bucketRows, planFor, rawConnectionRows, rawNatRows } from './window.js';
+import { Params, epochUs, num, packed, toMs, unpack, type PackedColumn, type TimeWindow } from './sql.js';
+import { NAT_LEVELS, TRAFFIC_LEVELS, bucketRows, planFor, rawConnections, rawNatRows } from './window.js';
 
 /** Where triple-grain groups come from: an aggregate, or the raw rows summed the way the aggregates sum them. */
 export type TripleSource = 'RAW' | 'MINUTE' | 'HOUR' | 'DAY';
@@ -35,8 +35,8 @@ interface SideRow {
   bytes_sent: number | string;
   bytes_received: number | string;
   connections: number | string;
-  first_seen: Date;
-  last_seen: Date;
+  first_seen: Date | number;
+  last_seen: Date | number;
   /** RAW only: some row of the group stands for several connections (elision). */
   elided?: boolean | null;
 }
@@ -55,9 +55,25 @@ interface NatRow {
   reply_dst: string;
   reply_dport: number | null;
   translations: number | string;
-  first_seen: Date;
-  last_seen: Date;
+  first_seen: Date | number;
+  last_seen: Date | number;
 }
+
+const column = (kind: PackedColumn['kind']) => (name: string): PackedColumn => ({ name, kind });
+/** The columns of SideRow and NatRow as they travel packed (see packed() in sql.ts). */
+// protocol, direction and kind are CHECKed words, addresses come from host(): none needs escaping.
+const SIDE_COLUMNS: readonly PackedColumn[] = [
+  column('text')('host_id'), ...['netns', 'pid', 'started_us'].map(column('int')), ...['process_name', 'container_id'].map(column('text')),
+  ...['protocol', 'direction', 'local_addr'].map(column('word')), column('int')('local_port'), column('word')('remote_addr'),
+  ...['remote_port', 'bytes_sent', 'bytes_received', 'connections'].map(column('int')), ...['first_seen', 'last_seen'].map(column('ms')),
+];
+/** RAW side groups also say whether elision folded connections into them (a bool travels as JSON true/false). */
+const RAW_SIDE_COLUMNS: readonly PackedColumn[] = [...SIDE_COLUMNS, column('int')('elided')];
+const NAT_COLUMNS: readonly PackedColumn[] = [
+  column('text')('host_id'), column('int')('netns'), ...['protocol', 'kind', 'orig_src'].map(column('word')), column('int')('orig_sport'),
+  column('word')('orig_dst'), column('int')('orig_dport'), column('word')('reply_src'), column('int')('reply_sport'),
+  column('word')('reply_dst'), ...['reply_dport', 'translations'].map(column('int')), ...['first_seen', 'last_seen'].map(column('ms')),
+];
 
 /** The traffic aggregates, a fixed whitelist never derived from input. */
 const TRAFFIC_VIEWS: Record<Exclude<TripleSource, 'RAW'>, string> = { MINUTE: 'bi.traffic_1m', HOUR: 'bi.traffic_1h', DAY: 'bi.traffic_1d' };
@@ -74,13 +90,14 @@ SELECT g.host_id, g.netns, g.pid, ${epochUs('g.process_started_at')} AS started_
 FROM (${grouped}) g
 LEFT JOIN bi.processes p ON p.host_id = g.host_id AND p.pid = g.pid AND p.started_at = g.process_started_at`;
 
+const RAW_COLUMNS = 'host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port';
+
 const RAW_SIDES_SQL = (p: Params, plan: WindowPlan): string => WITH_PROCESS(`
   SELECT host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port,
          sum(bytes_sent)::bigint AS bytes_sent, sum(bytes_received)::bigint AS bytes_received, sum(new_count)::bigint AS connections,
          min(time) AS first_seen, max(time) AS last_seen, bool_or(conn_count > 1) AS elided
-  FROM bi.connections
-  WHERE ${rawConnectionRows(p, plan)}
-  GROUP BY host_id, netns, pid, process_started_at, protocol, direction, local_addr, local_port, remote_addr, remote_port`, ', g.elided');
+  FROM (${rawConnections(p, plan, `${RAW_COLUMNS}, bytes_sent, bytes_received, new_count, conn_count, time`)}) raw
+  GROUP BY ${RAW_COLUMNS}`, ', g.elided');
 
 const TRIPLE_COLUMNS = 'host_id, netns, pid, process_started_at, protocol, direction, local_addr, remote_addr';
 
@@ -92,7 +109,7 @@ const TRIPLE_COLUMNS = 'host_id, netns, pid, process_started_at, protocol, direc
 const TRIPLE_SIDES_SQL = (p: Params, plan: WindowPlan): string => {
   const parts = [`SELECT ${TRIPLE_COLUMNS}, ${RAW_SERVER_PORT} AS server_port, bytes_sent, bytes_received, new_count AS connections,
       time AS first_seen, time AS last_seen
-    FROM bi.connections WHERE ${rawConnectionRows(p, plan)}`];
+    FROM (${rawConnections(p, plan, `${TRIPLE_COLUMNS}, local_port, remote_port, bytes_sent, bytes_received, new_count, time`)}) raw`];
   for (const piece of plan.aggregates) {
     parts.push(`SELECT ${TRIPLE_COLUMNS}, server_port, bytes_sent, bytes_received, connections, first_seen, last_seen
     FROM ${TRAFFIC_VIEWS[piece.source]} WHERE ${bucketRows(p, piece.fromMs, piece.toMs)}`);
@@ -173,13 +190,15 @@ function toNat(r: NatRow): NatGroup {
 /**
  * Every host's records whose life overlaps the window, summed per side of a tuple (RAW) or of a triple
  * (MINUTE/HOUR/DAY: that aggregate for its whole buckets inside the window, finer data for the edges).
+ * longestIntervalMs: fetchLongestIntervalMs of the window, when the caller has it.
  */
-export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolution: Resolution): Promise<SideGroup[]> {
-  const plan = await planFor(db, window, resolution, TRAFFIC_LEVELS);
+export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolution: Resolution, longestIntervalMs?: number): Promise<SideGroup[]> {
+  const plan = await planFor(db, window, resolution, TRAFFIC_LEVELS, longestIntervalMs);
   const p = new Params();
   const sql = resolution === 'RAW' ? RAW_SIDES_SQL(p, plan) : TRIPLE_SIDES_SQL(p, plan);
-  const { rows } = await db.query<SideRow>(sql, p.values);
-  return rows.map(toSide);
+  const columns = resolution === 'RAW' ? RAW_SIDE_COLUMNS : SIDE_COLUMNS;
+  const { rows } = await db.query<{ packed: string }>(packed(sql, columns), p.values);
+  return unpack<SideRow>(rows, columns).map(toSide);
 }
 
 /**
@@ -189,19 +208,19 @@ export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolut
 export async function fetchTripleSideGroups(db: Queryable, window: TimeWindow, source: TripleSource): Promise<SideGroup[]> {
   const plan = await planFor(db, window, source, TRAFFIC_LEVELS);
   const p = new Params();
-  const { rows } = await db.query<SideRow>(TRIPLE_SIDES_SQL(p, plan), p.values);
-  return rows.map(toSide);
+  const { rows } = await db.query<{ packed: string }>(packed(TRIPLE_SIDES_SQL(p, plan), SIDE_COLUMNS), p.values);
+  return unpack<SideRow>(rows, SIDE_COLUMNS).map(toSide);
 }
 
 /**
  * The translations of the window: per conntrack tuple (EXACT, raw rows), or per mapping without client-side ports
  * (raw rows, or the NAT aggregates for their whole buckets inside the window with raw rows for the edges).
  */
-export async function fetchNatGroups(db: Queryable, window: TimeWindow, source: NatSource): Promise<NatGroup[]> {
+export async function fetchNatGroups(db: Queryable, window: TimeWindow, source: NatSource, longestIntervalMs?: number): Promise<NatGroup[]> {
   // There is no minute NAT aggregate: the minute grain reads hours inside the window (still exact), raw at the edges.
-  const plan = await planFor(db, window, source === 'EXACT' ? 'RAW' : source === 'MINUTE' ? 'HOUR' : source, NAT_LEVELS);
+  const plan = await planFor(db, window, source === 'EXACT' ? 'RAW' : source === 'MINUTE' ? 'HOUR' : source, NAT_LEVELS, longestIntervalMs);
   const p = new Params();
   const sql = source === 'EXACT' ? EXACT_NAT_SQL(p, plan) : TRIPLE_NAT_SQL(p, plan);
-  const { rows } = await db.query<NatRow>(sql, p.values);
-  return rows.map(toNat);
+  const { rows } = await db.query<{ packed: string }>(packed(sql, NAT_COLUMNS), p.values);
+  return unpack<NatRow>(rows, NAT_COLUMNS).map(toNat);
 }

@@ -4,6 +4,7 @@
  * travels as a bound parameter.
  */
 import { planWindow, type WindowPlan } from '../../domain/window-plan.js';
+import type { Window } from '../../domain/resolution.js';
 import type { Resolution } from '../../domain/resolution.js';
 import type { Queryable } from '../database.js';
 import { Params, isoOf, num, type TimeWindow } from './sql.js';
@@ -24,9 +25,12 @@ export async function fetchLongestIntervalMs(db: Queryable, window: TimeWindow):
   return Math.ceil(num(rows[0]?.s ?? 0) * 1000);
 }
 
-/** Plans the window for a resolution over the given aggregate levels, reading the interval length first. */
-export async function planFor(db: Queryable, window: TimeWindow, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[]): Promise<WindowPlan> {
-  return planWindow(window, resolution, levels, await fetchLongestIntervalMs(db, window));
+/**
+ * Plans the window for a resolution over the given aggregate levels, reading the interval length first unless
+ * the caller read it already (several reads of one window need it once).
+ */
+export async function planFor(db: Queryable, window: TimeWindow, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[], longestIntervalMs?: number): Promise<WindowPlan> {
+  return planWindow(window, resolution, levels, longestIntervalMs ?? await fetchLongestIntervalMs(db, window));
 }
 
 /**
@@ -38,6 +42,38 @@ export function rawConnectionRows(p: Params, plan: WindowPlan): string {
   const to = p.add(isoOf(plan.window.toMs));
   const ranges = plan.raw.map((r) => `(time >= ${p.add(isoOf(r.fromMs))} AND time < ${p.add(isoOf(r.toMs))})`);
   return `(${ranges.join(' OR ')}) AND active_from < ${to}::timestamptz AND (active_to > ${from}::timestamptz OR active_from = ${from}::timestamptz)`;
+}
+
+/**
+ * The raw connection rows of the plan's edges, as a subquery of the given plain bi.connections columns: the same
+ * rows rawConnectionRows() selects, read in two parts. A row stamped in [from + the longest interval, to) lies
+ * wholly inside the window (its interval reaches back no further than `from`), so it passes the life test
+ * without computing it; only the rows around the two edges do. The first part then reads conntrail.connections
+ * alone (the view's joins go unused and the planner drops them), and the life columns, which need the
+ * snapshots joined to every row, are computed for the edge rows only.
+ */
+export function rawConnections(p: Params, plan: WindowPlan, columns: string): string {
+  const innerFrom = plan.window.fromMs + plan.leadMs;
+  const innerTo = plan.window.toMs;
+  const inner: string[] = [];
+  const edges: Window[] = [];
+  for (const r of plan.raw) {
+    const a = Math.max(r.fromMs, innerFrom);
+    const b = Math.min(r.toMs, innerTo);
+    if (a < b) {
+      inner.push(`(time >= ${p.add(isoOf(a))} AND time < ${p.add(isoOf(b))})`);
+      if (r.fromMs < a) edges.push({ fromMs: r.fromMs, toMs: a });
+      if (b < r.toMs) edges.push({ fromMs: b, toMs: r.toMs });
+    } else {
+      edges.push(r);
+    }
+  }
+  const parts: string[] = [];
+  if (inner.length > 0) parts.push(`SELECT ${columns} FROM bi.connections WHERE ${inner.join(' OR ')}`);
+  if (edges.length > 0) parts.push(`SELECT ${columns} FROM bi.connections WHERE ${rawConnectionRows(p, { ...plan, raw: edges })}`);
+  // A plan always has a raw edge; an empty one still yields a well-formed, empty subquery.
+  if (parts.length === 0) parts.push(`SELECT ${columns} FROM bi.connections WHERE false`);
+  return parts.join('\n  UNION ALL\n  ');
 }
 
 /**
