@@ -54,7 +54,12 @@ function talkers(windowFrom: string): Record<string, unknown> {
       server: { node: node(b), address: `10.1.${b % 250}.${b % 200}`, port: 8080, host: { id: `host-${String(b % HOSTS).padStart(2, '0')}` }, process: (node(b) as { process: unknown }).process },
       nat: hop });
   }
-  return { talkers: { resolution: 'RAW', totalEdges: edges.length, edges } };
+  return { talkers: { resolution: 'RAW', totalEdges: edges.length, coverage: coverage(), edges } };
+}
+
+/** Every host reported the whole window: the map is judged complete (the UI reads this since it shows coverage). */
+function coverage(): { complete: boolean; hostsReporting: Array<{ id: string }>; hostsWithGaps: never[] } {
+  return { complete: true, hostsReporting: Array.from({ length: HOSTS }, (_, h) => ({ id: `host-${String(h).padStart(2, '0')}` })), hostsWithGaps: [] };
 }
 
 async function answer(route: Route): Promise<void> {
@@ -62,7 +67,8 @@ async function answer(route: Route): Promise<void> {
   const data: Record<string, unknown> = body.query.includes('talkers(')
     ? talkers(String((body.variables.range as { from: string }).from))
     : body.query.includes('traffic(') ? { out: [], in: [] }
-      : body.query.includes('hosts {') ? { hosts: [] } : {};
+      : body.query.includes('coverage(') ? { coverage: coverage() }
+        : body.query.includes('hosts {') ? { hosts: [] } : {};
   await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ data }) });
 }
 
@@ -88,7 +94,10 @@ export async function run(report: (line: string) => void): Promise<void> {
       await page.route('**/graphql', answer);
       const to = Date.parse('2026-06-01T12:00:00Z');
       await page.goto(`${base}?from=${new Date(to - 3_600_000).toISOString()}&to=${new Date(to).toISOString()}&group=PROCESS`);
-      await page.waitForFunction(() => Number(document.body.dataset.renders ?? 0) >= 1, undefined, { timeout: 60_000 });
+      // An error sentence instead of a map ends the run at once (an answer the UI no longer accepts, say).
+      await page.waitForFunction(() => Number(document.body.dataset.renders ?? 0) >= 1 || document.body.dataset.state === 'error', undefined, { timeout: 60_000 });
+      const failed = await page.evaluate(() => (document.body.dataset.state === 'error' ? document.getElementById('message')?.textContent ?? 'error' : null));
+      if (failed !== null) throw new Error(`the page showed an error instead of the map: ${failed}`);
       paints.push(await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))));
       const drawn = await page.evaluate(() => (window as unknown as { conntrail: { summary(): { nodes: unknown[]; edges: unknown[] } } }).conntrail.summary());
       if (round === 0) report(`map drawn: ${drawn.nodes.length} elements as nodes (host boxes included), ${drawn.edges.length} edges`);
