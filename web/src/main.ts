@@ -40,6 +40,14 @@ function start(): void {
   const details = byId<HTMLElement>('details');
   const scrubber = byId<HTMLInputElement>('scrubber');
 
+  const drawnIn = (n: NodeSingular): string | null => {
+    const host = (n.data('host') as string | null | undefined) ?? null;
+    const box = host === null ? null : map.cy.getElementById(host);
+    if (!box || box.empty()) return null;
+    const c = (box as NodeSingular).position();
+    const p = n.position();
+    return Math.abs(p.x - c.x) <= (box as NodeSingular).width() / 2 && Math.abs(p.y - c.y) <= (box as NodeSingular).height() / 2 ? host : null;
+  };
   const probe: PageProbe = {
     get renders() { return renders; },
     position: (id) => {
@@ -49,7 +57,8 @@ function start(): void {
       return { x: p.x, y: p.y };
     },
     summary: () => ({
-      nodes: map.cy.nodes().map((n) => ({ id: n.id(), label: String(n.data('label')), classes: n.classes(), parent: (n.data('parent') as string | undefined) ?? null })),
+      // A node's parent is the host box it is drawn inside: named by its data and where both are on the canvas.
+      nodes: map.cy.nodes().map((n) => ({ id: n.id(), label: String(n.data('label')), classes: n.classes(), parent: drawnIn(n) })),
       edges: map.cy.edges().map((e) => ({ id: e.id(), source: e.source().id(), target: e.target().id(), label: String(e.data('label')), classes: e.classes() })),
     }),
   };
