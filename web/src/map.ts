@@ -16,7 +16,19 @@ export interface MapView {
   readonly cy: Core;
 }
 
-const STYLE: StylesheetJson = [
+/** What the stylesheet depends on: edge curves (by map size) and whether edge labels are legible (by zoom). */
+interface StyleOptions { readonly curve: 'straight' | 'bezier'; readonly edgeLabels: boolean }
+
+const EDGE_FONT = 9;
+const EDGE_MIN_FONT = 8;
+
+/**
+ * Edge labels legible at this zoom? Below it Cytoscape would not draw them (min-zoomed-font-size) but would still
+ * measure and place every one of them on each restyle, which a scrubber step does for every edge whose count changed.
+ */
+const edgeLabelsAt = (zoom: number): boolean => zoom * EDGE_FONT >= EDGE_MIN_FONT;
+
+const style = (o: StyleOptions): StylesheetJson => [
   // Host boxes are drawn first, then edges, then nodes: a box is a big node and would otherwise cover the edges.
   { selector: 'node, edge', style: { 'z-index-compare': 'manual', 'z-index': 2 } },
   { selector: 'node', style: { label: 'data(label)', 'font-size': 11, 'text-valign': 'bottom', 'text-margin-y': 4, width: 22, height: 22, 'background-color': '#4c78a8', color: '#222', 'min-zoomed-font-size': 7 } },
@@ -24,7 +36,7 @@ const STYLE: StylesheetJson = [
   { selector: 'node.kind-host', style: { shape: 'round-rectangle', 'background-color': '#72b7b2' } },
   { selector: 'node.kind-container', style: { shape: 'hexagon', 'background-color': '#54a24b' } },
   { selector: 'node.hostbox', style: { shape: 'round-rectangle', 'background-color': '#f4f6f8', 'background-opacity': 1, 'border-color': '#8a99a8', 'border-width': 1.5, 'text-valign': 'top', 'text-halign': 'center', 'text-margin-y': 20, 'font-weight': 'bold', 'font-size': 13, width: 'data(width)', height: 'data(height)', 'z-index': 0 } },
-  { selector: 'edge', style: { 'z-index': 1, width: 'data(width)', 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', 'line-color': '#4c78a8', 'target-arrow-color': '#4c78a8', label: 'data(label)', 'font-size': 9, 'text-rotation': 'autorotate', 'text-background-color': '#fff', 'text-background-opacity': 0.85, 'text-background-padding': '2px', 'min-zoomed-font-size': 8, 'arrow-scale': 0.8 } },
+  { selector: 'edge', style: { 'z-index': 1, width: 'data(width)', 'curve-style': o.curve, 'target-arrow-shape': 'triangle', 'line-color': '#4c78a8', 'target-arrow-color': '#4c78a8', label: o.edgeLabels ? 'data(label)' : '', 'font-size': EDGE_FONT, 'text-rotation': 'autorotate', 'text-background-color': '#fff', 'text-background-opacity': 0.85, 'text-background-padding': '2px', 'min-zoomed-font-size': EDGE_MIN_FONT, 'arrow-scale': 0.8 } },
   { selector: 'edge.match-nat-resolved', style: { 'line-color': '#e45756', 'target-arrow-color': '#e45756', 'line-style': 'dashed', 'line-dash-pattern': [8, 4] } },
   { selector: 'edge.match-client-only', style: { 'line-color': '#b0b0b0', 'target-arrow-color': '#b0b0b0', 'line-style': 'dotted' } },
   { selector: 'edge.match-server-only', style: { 'line-color': '#b0b0b0', 'target-arrow-color': '#b0b0b0', 'line-style': 'dotted', 'source-arrow-shape': 'tee', 'source-arrow-color': '#b0b0b0' } },
@@ -65,7 +77,8 @@ function sameClasses(have: readonly string[], want: readonly string[]): boolean 
 }
 
 export function createMap(container: HTMLElement): MapView {
-  const cy = cytoscape({ container, style: STYLE, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 3, textureOnViewport: true, hideEdgesOnViewport: false, boxSelectionEnabled: false });
+  let current: StyleOptions = { curve: 'bezier', edgeLabels: true };
+  const cy = cytoscape({ container, style: style(current), wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 3, textureOnViewport: true, hideEdgesOnViewport: false, boxSelectionEnabled: false });
   const handlers: Array<(key: string | null) => void> = [];
   const emit = (key: string | null): void => { for (const h of handlers) h(key); };
   cy.on('tap', 'node, edge', (ev) => {
@@ -87,7 +100,14 @@ export function createMap(container: HTMLElement): MapView {
   });
   cy.on('free', 'node.hostbox', () => { dragFrom = null; });
   let firstRender = true;
-  let curve: 'straight' | 'bezier' | null = null;
+  // The whole stylesheet is replaced when an option changes (appending rules would grow it on every zoom), which
+  // re-styles every element: so only on a change.
+  const restyle = (next: StyleOptions): void => {
+    if (next.curve === current.curve && next.edgeLabels === current.edgeLabels) return;
+    current = next;
+    cy.style(style(next));
+  };
+  cy.on('zoom', () => restyle({ ...current, edgeLabels: edgeLabelsAt(cy.zoom()) }));
 
   return {
     cy,
@@ -100,13 +120,16 @@ export function createMap(container: HTMLElement): MapView {
         const box = layout.boxes.get(id);
         return box ? centre(box) : layout.positions.get(id);
       };
-      // Big maps draw straight edges: Bezier bundles of 2,000 edges cost most of a frame (Cytoscape's own advice).
-      // Set only when it changes: a stylesheet update re-styles every element.
-      const wantedCurve = model.edges.length > 600 ? 'straight' : 'bezier';
-      if (wantedCurve !== curve) {
-        cy.style().selector('edge').style('curve-style', wantedCurve).update();
-        curve = wantedCurve;
+      if ((fit || firstRender) && defs.length > 0) {
+        // The viewport from the layout's own box, before any element is added or styled: cy.fit() would first style
+        // and measure every element (seconds at 500 nodes), while the layout already knows where everything goes.
+        const view = fitViewport(layoutBox(layout), { width: cy.width(), height: cy.height() }, FIT_PADDING);
+        if (view) cy.viewport({ zoom: Math.min(cy.maxZoom(), Math.max(cy.minZoom(), view.zoom)), pan: view.pan });
+        else cy.fit(undefined, FIT_PADDING);
+        firstRender = false;
       }
+      // Big maps draw straight edges: Bezier bundles of 2,000 edges cost most of a frame (Cytoscape's own advice).
+      restyle({ curve: model.edges.length > 600 ? 'straight' : 'bezier', edgeLabels: edgeLabelsAt(cy.zoom()) });
       cy.batch(() => {
         cy.elements().filter((el) => !wanted.has(el.id())).remove();
         const added: ElementDefinition[] = [];
@@ -133,14 +156,6 @@ export function createMap(container: HTMLElement): MapView {
           if (at.x !== p.x || at.y !== p.y) n.position({ ...p });
         });
       });
-      if ((fit || firstRender) && defs.length > 0) {
-        // The viewport from the layout's own box: cy.fit() would first style and measure every element (seconds
-        // at 500 nodes), while the layout already knows where everything is.
-        const view = fitViewport(layoutBox(layout), { width: cy.width(), height: cy.height() }, FIT_PADDING);
-        if (view) cy.viewport({ zoom: Math.min(cy.maxZoom(), Math.max(cy.minZoom(), view.zoom)), pan: view.pan });
-        else cy.fit(undefined, FIT_PADDING);
-        firstRender = false;
-      }
     },
     select(key) {
       cy.$(':selected').unselect();
