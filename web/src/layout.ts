@@ -23,8 +23,6 @@ export interface Layout {
 const CELL_W = 170;
 const CELL_H = 90;
 const GAP = 80;
-/** Room a host box keeps above its members' cells for its title. */
-const BOX_TITLE = 24;
 
 export function gridLayout(nodes: readonly MapNode[]): Layout {
   const groups = new Map<string, MapNode[]>();
@@ -48,8 +46,7 @@ export function gridLayout(nodes: readonly MapNode[]): Layout {
       const sorted = [...members].sort((a, b) => a.label.localeCompare(b.label) || a.id.localeCompare(b.id));
       const cols = Math.max(1, Math.ceil(Math.sqrt(sorted.length)));
       const rows = Math.ceil(sorted.length / cols);
-      const top = key === '' ? 0 : BOX_TITLE;
-      return { key, sorted, cols, top, width: cols * CELL_W, height: top + rows * CELL_H };
+      return { key, sorted, cols, width: cols * CELL_W, height: rows * CELL_H };
     });
   const area = blocks.reduce((s, b) => s + (b.width + GAP) * (b.height + GAP), 0);
   const maxRow = Math.max(Math.sqrt(area) * 1.6, ...blocks.map((b) => b.width));
@@ -60,8 +57,7 @@ export function gridLayout(nodes: readonly MapNode[]): Layout {
   let rowH = 0;
   for (const b of blocks) {
     if (x > 0 && x + b.width > maxRow) { x = 0; y += rowH + GAP; rowH = 0; }
-    const top = y + b.top;
-    b.sorted.forEach((n, i) => positions.set(n.id, { x: x + (i % b.cols) * CELL_W + CELL_W / 2, y: top + Math.floor(i / b.cols) * CELL_H + CELL_H / 2 }));
+    b.sorted.forEach((n, i) => positions.set(n.id, { x: x + (i % b.cols) * CELL_W + CELL_W / 2, y: y + Math.floor(i / b.cols) * CELL_H + CELL_H / 2 }));
     if (b.key !== '') boxes.set(b.key, { x1: x, y1: y, x2: x + b.width, y2: y + b.height });
     x += b.width + GAP;
     rowH = Math.max(rowH, b.height);
@@ -70,17 +66,20 @@ export function gridLayout(nodes: readonly MapNode[]): Layout {
 }
 
 /**
- * The box around a set of member centres, as gridLayout draws it: each member's cell, plus the title above. Used to
+ * The box around a set of member centres, as gridLayout draws it: each member's cell (its title goes above). Used to
  * wrap host boxes around their members after a force layout moved them.
  */
 export function boxAround(centres: readonly Point[]): Box | null {
   if (centres.length === 0) return null;
   const xs = centres.map((p) => p.x);
   const ys = centres.map((p) => p.y);
-  return { x1: Math.min(...xs) - CELL_W / 2, y1: Math.min(...ys) - CELL_H / 2 - BOX_TITLE, x2: Math.max(...xs) + CELL_W / 2, y2: Math.max(...ys) + CELL_H / 2 };
+  return { x1: Math.min(...xs) - CELL_W / 2, y1: Math.min(...ys) - CELL_H / 2, x2: Math.max(...xs) + CELL_W / 2, y2: Math.max(...ys) + CELL_H / 2 };
 }
 
-/** The model-space box the whole drawing covers: every node's cell and every host box. Null for an empty layout. */
+/** Room above a host box for its title (drawn above the box, in the gap between rows). */
+const TITLE = 24;
+
+/** The model-space box the whole drawing covers: every node's cell and every host box with its title. Null when empty. */
 export function layoutBox(layout: Layout): Box | null {
   let x1 = Infinity;
   let y1 = Infinity;
@@ -90,7 +89,7 @@ export function layoutBox(layout: Layout): Box | null {
     x1 = Math.min(x1, p.x - CELL_W / 2); y1 = Math.min(y1, p.y - CELL_H / 2); x2 = Math.max(x2, p.x + CELL_W / 2); y2 = Math.max(y2, p.y + CELL_H / 2);
   }
   for (const b of layout.boxes.values()) {
-    x1 = Math.min(x1, b.x1); y1 = Math.min(y1, b.y1); x2 = Math.max(x2, b.x2); y2 = Math.max(y2, b.y2);
+    x1 = Math.min(x1, b.x1); y1 = Math.min(y1, b.y1 - TITLE); x2 = Math.max(x2, b.x2); y2 = Math.max(y2, b.y2);
   }
   return Number.isFinite(x1) ? { x1, y1, x2, y2 } : null;
 }
