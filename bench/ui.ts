@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import type { Route } from 'playwright-core';
 import { DEFAULT_WEB_ROOT, serveStatic } from '../src/api/static.js';
 import { launchChromium } from '../test/helpers/browser.js';
@@ -54,7 +56,12 @@ function talkers(windowFrom: string): Record<string, unknown> {
       server: { node: node(b), address: `10.1.${b % 250}.${b % 200}`, port: 8080, host: { id: `host-${String(b % HOSTS).padStart(2, '0')}` }, process: (node(b) as { process: unknown }).process },
       nat: hop });
   }
-  return { talkers: { resolution: 'RAW', totalEdges: edges.length, edges } };
+  return { talkers: { resolution: 'RAW', totalEdges: edges.length, coverage: coverage(), edges } };
+}
+
+/** Every host reported the whole window: the map is judged complete (the UI reads this since it shows coverage). */
+function coverage(): { complete: boolean; hostsReporting: Array<{ id: string }>; hostsWithGaps: never[] } {
+  return { complete: true, hostsReporting: Array.from({ length: HOSTS }, (_, h) => ({ id: `host-${String(h).padStart(2, '0')}` })), hostsWithGaps: [] };
 }
 
 async function answer(route: Route): Promise<void> {
@@ -62,8 +69,35 @@ async function answer(route: Route): Promise<void> {
   const data: Record<string, unknown> = body.query.includes('talkers(')
     ? talkers(String((body.variables.range as { from: string }).from))
     : body.query.includes('traffic(') ? { out: [], in: [] }
-      : body.query.includes('hosts {') ? { hosts: [] } : {};
+      : body.query.includes('coverage(') ? { coverage: coverage() }
+        : body.query.includes('hosts {') ? { hosts: [] } : {};
   await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ data }) });
+}
+
+/**
+ * CPU time (user + system, ms) used so far by this process's descendants: the browser's processes. Reported next to
+ * the wall-clock figures because on a shared, loaded machine the wall clock mostly measures the other tenants; CPU
+ * time is what the page itself costs (the goals are judged on the wall clock, as the issue states them).
+ */
+function browserCpuMs(): number {
+  const tree = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces): state ppid ... utime(14th) stime(15th).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      tree.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch { /* the process ended meanwhile */ }
+  }
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, p] of tree) if (!mine.has(pid) && mine.has(p.ppid)) { mine.add(pid); grew = true; }
+  }
+  mine.delete(process.pid);
+  // Clock ticks are 1/100 s on Linux (USER_HZ).
+  return [...mine].reduce((sum, pid) => sum + (tree.get(pid)?.ticks ?? 0), 0) * 10;
 }
 
 function median(xs: number[]): number {
@@ -83,16 +117,25 @@ export async function run(report: (line: string) => void): Promise<void> {
   try {
     const paints: number[] = [];
     const steps: number[] = [];
+    const paintCpu: number[] = [];
+    const stepCpu: number[] = [];
+    report(`load average at start: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     for (let round = 0; round < LOADS; round += 1) {
       const page = await (await browser.newContext({ viewport: { width: 1600, height: 1000 } })).newPage();
       await page.route('**/graphql', answer);
       const to = Date.parse('2026-06-01T12:00:00Z');
+      const cpu0 = browserCpuMs();
       await page.goto(`${base}?from=${new Date(to - 3_600_000).toISOString()}&to=${new Date(to).toISOString()}&group=PROCESS`);
-      await page.waitForFunction(() => Number(document.body.dataset.renders ?? 0) >= 1, undefined, { timeout: 60_000 });
+      // An error sentence instead of a map ends the run at once (an answer the UI no longer accepts, say).
+      await page.waitForFunction(() => Number(document.body.dataset.renders ?? 0) >= 1 || document.body.dataset.state === 'error', undefined, { timeout: 60_000 });
+      const failed = await page.evaluate(() => (document.body.dataset.state === 'error' ? document.getElementById('message')?.textContent ?? 'error' : null));
+      if (failed !== null) throw new Error(`the page showed an error instead of the map: ${failed}`);
       paints.push(await page.evaluate(() => new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))));
+      paintCpu.push(browserCpuMs() - cpu0);
       const drawn = await page.evaluate(() => (window as unknown as { conntrail: { summary(): { nodes: unknown[]; edges: unknown[] } } }).conntrail.summary());
       if (round === 0) report(`map drawn: ${drawn.nodes.length} elements as nodes (host boxes included), ${drawn.edges.length} edges`);
       for (let i = 0; i < STEPS; i += 1) {
+        const stepCpu0 = browserCpuMs();
         steps.push(await page.evaluate(async (value) => {
           const before = Number(document.body.dataset.renders);
           const slider = document.getElementById('scrubber') as HTMLInputElement;
@@ -102,6 +145,7 @@ export async function run(report: (line: string) => void): Promise<void> {
           while (Number(document.body.dataset.renders) === before) await new Promise((r) => setTimeout(r, 1));
           return new Promise<number>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now() - t0))));
         }, 10 + i));
+        stepCpu.push(browserCpuMs() - stepCpu0);
       }
       const phases = await page.evaluate(() => ['conntrail:model', 'conntrail:draw'].map((n) => {
         const xs = performance.getEntriesByName(n).map((e) => e.duration);
@@ -114,6 +158,7 @@ export async function run(report: (line: string) => void): Promise<void> {
     const st = median(steps);
     report(`first paint of ${NODES} nodes / ${EDGES} edges: median ${fp.toFixed(0)} ms over ${paints.length} loads (${paints.map((p) => p.toFixed(0)).join(', ')}); goal < ${FIRST_PAINT_GOAL_MS} ms: ${fp < FIRST_PAINT_GOAL_MS ? 'met' : 'MISSED'}`);
     report(`scrubber step redraw: median ${st.toFixed(0)} ms, max ${Math.max(...steps).toFixed(0)} ms over ${steps.length} steps; goal < ${STEP_GOAL_MS} ms: ${st < STEP_GOAL_MS ? 'met' : 'MISSED'}`);
+    report(`browser cpu (all its processes): first paint median ${median(paintCpu).toFixed(0)} ms, step median ${median(stepCpu).toFixed(0)} ms`);
     if (fp >= FIRST_PAINT_GOAL_MS || st >= STEP_GOAL_MS) process.exitCode = 1;
   } finally {
     await browser.close();

@@ -3,6 +3,7 @@
  * Every change goes through apply(): the URL always holds the whole view.
  */
 import { createApi, type Api } from './api.js';
+import { cachingApi } from './cache.js';
 import { drawChart } from './chart.js';
 import { readAbsolute, readFilters, readGroup, readPreset, readSince, writeControls } from './controls.js';
 import { loadCoverage, loadMap, loadTraffic, type MapData } from './data.js';
@@ -17,6 +18,9 @@ import type { EdgeSingular, NodeSingular } from 'cytoscape';
 
 type Reload = 'all' | 'map' | 'model';
 
+/** How long after a window's end its map answer may be cached: a few collector intervals, for late reports. */
+const SETTLE_MS = 120_000;
+
 /** What the page exposes for its browser tests and bench: a read-only summary of what is drawn. */
 export interface PageProbe {
   readonly renders: number;
@@ -27,6 +31,10 @@ export interface PageProbe {
 
 function start(): void {
   const api: Api = createApi();
+  // Map answers of settled windows go through a short-lived cache: scrubbing back is instant and the next steps are
+  // fetched ahead. A window ending less than SETTLE_MS ago is always asked afresh: collectors are still reporting it.
+  const cached: Api = cachingApi(api, { maxEntries: 24, ttlMs: 30_000 });
+  const mapApi = (s: ViewState): Api => (mapWindow(s).to < Date.now() - SETTLE_MS ? cached : api);
   const map: MapView = createMap(byId('map'));
   let state: ViewState = parseState(location.search, Date.now());
   let data: MapData | null = null;
@@ -40,6 +48,14 @@ function start(): void {
   const details = byId<HTMLElement>('details');
   const scrubber = byId<HTMLInputElement>('scrubber');
 
+  const drawnIn = (n: NodeSingular): string | null => {
+    const host = (n.data('host') as string | null | undefined) ?? null;
+    const box = host === null ? null : map.cy.getElementById(host);
+    if (!box || box.empty()) return null;
+    const c = (box as NodeSingular).position();
+    const p = n.position();
+    return Math.abs(p.x - c.x) <= (box as NodeSingular).width() / 2 && Math.abs(p.y - c.y) <= (box as NodeSingular).height() / 2 ? host : null;
+  };
   const probe: PageProbe = {
     get renders() { return renders; },
     position: (id) => {
@@ -49,7 +65,8 @@ function start(): void {
       return { x: p.x, y: p.y };
     },
     summary: () => ({
-      nodes: map.cy.nodes().map((n) => ({ id: n.id(), label: String(n.data('label')), classes: n.classes(), parent: (n.data('parent') as string | undefined) ?? null })),
+      // A node's parent is the host box it is drawn inside: named by its data and where both are on the canvas.
+      nodes: map.cy.nodes().map((n) => ({ id: n.id(), label: String(n.data('label')), classes: n.classes(), parent: drawnIn(n) })),
       edges: map.cy.edges().map((e) => ({ id: e.id(), source: e.source().id(), target: e.target().id(), label: String(e.data('label')), classes: e.classes() })),
     }),
   };
@@ -68,13 +85,13 @@ function start(): void {
     if (!dialog.open) dialog.showModal();
   };
   byId<HTMLFormElement>('login-form').addEventListener('submit', () => {
-    api.setToken(byId<HTMLInputElement>('token').value.trim() || null);
+    cached.setToken(byId<HTMLInputElement>('token').value.trim() || null);
     byId<HTMLInputElement>('token').value = '';
     byId('logout').hidden = false;
     void reload('all');
   });
   byId('logout').hidden = !api.hasToken();
-  byId('logout').addEventListener('click', () => { api.setToken(null); byId('logout').hidden = true; signIn(null); });
+  byId('logout').addEventListener('click', () => { cached.setToken(null); byId('logout').hidden = true; signIn(null); });
 
   const coverageSummary = (): string => {
     const none = [...coverage.values()].filter((c) => c.recorded === 0).map((c) => c.id);
@@ -149,13 +166,26 @@ function start(): void {
     renderDetails();
   };
 
+  // The scrubber's neighbouring steps, fetched into the cache while the user looks at this one.
+  const prefetchNeighbours = (): void => {
+    if (state.at === null) return;
+    const steps = stepStarts(state.from, state.to);
+    const i = steps.indexOf(state.at);
+    for (const j of [i + 1, i - 1]) {
+      const at = steps[j];
+      if (i < 0 || at === undefined) continue;
+      const next = { ...state, at };
+      if (mapApi(next) === cached) loadMap(cached, next).catch(() => undefined);
+    }
+  };
+
   const reload = async (what: Reload, fit = false): Promise<void> => {
     const mine = ++generation;
     document.body.dataset.state = 'loading';
     renderChart();
     if (what === 'model') { rebuild(fit); document.body.dataset.state = 'ready'; return; }
     try {
-      const mapP = loadMap(api, state);
+      const mapP = loadMap(mapApi(state), state);
       // Awaited below; a failure while the others are awaited must not count as unhandled meanwhile.
       mapP.catch(() => undefined);
       if (what === 'all') {
@@ -171,6 +201,7 @@ function start(): void {
       message.hidden = true;
       rebuild(fit);
       document.body.dataset.state = 'ready';
+      prefetchNeighbours();
     } catch (err) {
       if (mine === generation) showError(err);
     }
