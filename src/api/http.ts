@@ -9,7 +9,7 @@ import type { Database } from '../store/database.js';
 import type { ApiContext } from './context.js';
 import type { ApiErrorCode } from './errors.js';
 import type { ApiLimits } from './limits.js';
-import type { ApiLogger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { NO_OPERATION, type ApiMetrics } from './metrics.js';
 import { serveStatic } from './static.js';
 
@@ -17,7 +17,7 @@ export interface HttpHandlerOptions {
   readonly apollo: ApolloServer<ApiContext>;
   readonly db: Database;
   readonly limits: ApiLimits;
-  readonly log: ApiLogger;
+  readonly log: Logger;
   readonly token: string | null;
   readonly context: () => ApiContext;
   readonly metrics: ApiMetrics;

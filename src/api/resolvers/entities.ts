@@ -4,7 +4,7 @@
 import { coverageGaps } from '../../domain/coverage.js';
 import {
   isConnectionKey, isProcessKeyset, isSnapshotKey, listHosts, processAt,
-  type ConnectionRecord, type HostRecord, type ProcessRecord, type SnapshotRecord, type TimeWindow,
+  type ConnectionRecord, type HostRecord, type ProcessRecord, type SnapshotRecord, type TimeRange,
 } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor } from '../cursor.js';
@@ -25,7 +25,7 @@ interface ConnectionsArgs {
 
 interface SnapshotsParent {
   readonly hostId: string;
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
   readonly first: number;
   readonly after: [number] | null;
 }

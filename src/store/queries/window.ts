@@ -6,7 +6,7 @@
 import { planWindow, type WindowPlan } from '../../domain/window-plan.js';
 import type { Resolution } from '../../domain/resolution.js';
 import type { Queryable } from '../database.js';
-import { Params, isoOf, num, type TimeWindow } from './sql.js';
+import { Params, isoOf, num, type TimeRange } from './sql.js';
 
 /** The longest collection interval the collector accepts: rows stamped this long after a window may overlap it. */
 const MAX_INTERVAL_MS = 3_600_000;
@@ -16,7 +16,7 @@ export const TRAFFIC_LEVELS = ['MINUTE', 'HOUR', 'DAY'] as const;
 export const NAT_LEVELS = ['HOUR', 'DAY'] as const;
 
 /** The longest collection interval among the snapshots whose rows may overlap the window (0 without any). */
-export async function fetchLongestIntervalMs(db: Queryable, window: TimeWindow): Promise<number> {
+export async function fetchLongestIntervalMs(db: Queryable, window: TimeRange): Promise<number> {
   const { rows } = await db.query<{ s: number | string | null }>(
     'SELECT max(interval_seconds) AS s FROM bi.snapshots WHERE time >= $1 AND time < $2',
     [isoOf(window.fromMs), isoOf(window.toMs + MAX_INTERVAL_MS)],
@@ -25,7 +25,7 @@ export async function fetchLongestIntervalMs(db: Queryable, window: TimeWindow):
 }
 
 /** Plans the window for a resolution over the given aggregate levels, reading the interval length first. */
-export async function planFor(db: Queryable, window: TimeWindow, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[]): Promise<WindowPlan> {
+export async function planFor(db: Queryable, window: TimeRange, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[]): Promise<WindowPlan> {
   return planWindow(window, resolution, levels, await fetchLongestIntervalMs(db, window));
 }
 
