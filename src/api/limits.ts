@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { DAY_MS } from '../domain/resolution.js';
 import type { TimeRange } from '../domain/time-range.js';
+import type { TimeRange as RangeInput } from './generated/graphql.js';
 import { ApiError } from './errors.js';
 
 export interface ApiLimits {
@@ -45,10 +46,8 @@ export const DEFAULT_LIMITS: ApiLimits = Object.freeze({
   maxHosts: 10_000,
 });
 
-export interface RangeInput {
-  readonly from: number;
-  readonly to: number;
-}
+/** The schema's TimeRange input (epoch ms, as the DateTime scalar parses it), before it is checked. */
+export type { TimeRange as RangeInput } from './generated/graphql.js';
 
 
 /** A validated window: from before to, and no longer than `maxMs`. */

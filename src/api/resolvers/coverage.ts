@@ -6,7 +6,8 @@
 import type { HostGapReport } from '../../domain/fleet-coverage.js';
 import type { TimeRange } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
-import { checkRange, type RangeInput } from '../limits.js';
+import { checkRange } from '../limits.js';
+import type { QueryCoverageArgs } from '../generated/graphql.js';
 import { hostRef, windowOf, type HostParent, type WindowParent } from './shapes.js';
 
 /** What a Coverage field needs: the window the answer actually read. */
@@ -44,7 +45,7 @@ async function noData(r: ResolvedParent, ctx: ApiContext): Promise<boolean> {
 }
 
 export const coverageQueries = {
-  coverage(_: unknown, args: { range: RangeInput }, ctx: ApiContext): CoverageParent {
+  coverage(_: unknown, args: QueryCoverageArgs, ctx: ApiContext): CoverageParent {
     return coverageOf(checkRange(args.range, ctx.limits.maxAggregateRangeMs, 'coverage'));
   },
 };

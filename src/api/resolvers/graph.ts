@@ -1,14 +1,14 @@
 /**
  * talkers and edges: fetch both sides and the translations, match them (domain), group them (domain).
  */
-import { matchFlows, type MatchLabel } from '../../domain/matching.js';
-import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
-import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
-import type { Protocol } from '../../domain/connection.js';
+import { matchFlows } from '../../domain/matching.js';
+import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
+import { bucketMs, chooseResolution, type Resolution } from '../../domain/resolution.js';
 import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
+import { checkAddress, checkPageSize, checkPort, checkRange } from '../limits.js';
+import type { QueryEdgesArgs, QueryTalkersArgs, TalkerFilter } from '../generated/graphql.js';
 import { hostRef, processFromDomain, windowOf, type WindowParent } from './shapes.js';
 
 /** Two raw records join when sighted within one collection interval of each other (clocks and alignment differ). */
@@ -16,33 +16,15 @@ const RAW_MATCH_TOLERANCE_MS = 60_000;
 const DEFAULT_TALKER_LIMIT = 200;
 const DEFAULT_EDGES_LIMIT = 1000;
 
-interface TalkerFilterInput {
-  readonly hosts?: readonly string[] | null;
-  readonly processName?: string | null;
-  readonly address?: string | null;
-  readonly port?: number | null;
-  readonly protocol?: Protocol | null;
-  readonly match?: readonly MatchLabel[] | null;
-}
-
-interface GraphArgs {
-  readonly range: RangeInput;
-  readonly groupBy?: Grouping | null;
-  readonly filter?: TalkerFilterInput | null;
-  readonly limit?: number | null;
-  readonly resolution?: ResolutionChoice | null;
-}
-
-interface EdgesArgs extends GraphArgs {
-  readonly since?: number | null;
-}
+type GraphArgs = QueryTalkersArgs;
+type EdgesArgs = QueryEdgesArgs;
 
 export interface TalkerGraphParent extends TalkerGraph {
   readonly range: WindowParent;
   readonly resolution: Resolution;
 }
 
-function checkFilter(filter: TalkerFilterInput | null | undefined): FlowFilter | null {
+function checkFilter(filter: TalkerFilter | null | undefined): FlowFilter | null {
   if (!filter) return null;
   return {
     hosts: filter.hosts ?? null,
