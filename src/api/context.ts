@@ -2,7 +2,7 @@
  * What every resolver gets: the reader Database, this request's DataLoaders, the limits and a logger.
  * Built fresh per request so caches never outlive one operation.
  */
-import type { Database } from '../store/database.js';
+import type { Database } from '../store/index.js';
 import type { ApiLimits } from './limits.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { BatchObserver } from './metrics.js';

@@ -4,7 +4,7 @@
  * number of statements is bounded by the shape of the query, never by the number of rows.
  */
 import DataLoader from 'dataloader';
-import type { Database } from '../store/database.js';
+import type { Database } from '../store/index.js';
 import { fleetCoverage, type FleetCoverage } from '../domain/fleet-coverage.js';
 import type { BatchObserver, LoaderName } from './metrics.js';
 import type { RootGate } from './root-gate.js';
@@ -12,7 +12,7 @@ import {
   fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchListenerPages, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
   type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type ListenerFilter, type ListenerKey, type ListenerRecord, type Page, type ProcessKeyset,
   type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeRange,
-} from '../store/queries/index.js';
+} from '../store/index.js';
 
 /** A keyed request whose arguments are shared by a batch: argsKey groups, parentKey picks the row set. */
 interface Keyed {

@@ -8,7 +8,7 @@ import { ApolloServer } from '@apollo/server';
 import { Kind, parse } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { Database } from '../store/database.js';
+import type { Database } from '../store/index.js';
 import { aliasLimitRule, checkCost, checkNoNulStrings, depthLimitRule } from './complexity.js';
 import { createContext, type ApiContext } from './context.js';
 import { ApiConfigError, makeFormatError } from './errors.js';

@@ -4,7 +4,7 @@
  * for all the windows asked together), so answers that do not ask pay nothing.
  */
 import type { HostGapReport } from '../../domain/fleet-coverage.js';
-import type { TimeRange } from '../../store/queries/index.js';
+import type { TimeRange } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { checkRange } from '../limits.js';
 import type { QueryCoverageArgs } from '../generated/graphql.js';

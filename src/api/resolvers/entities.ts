@@ -5,7 +5,7 @@ import { coverageGaps } from '../../domain/coverage.js';
 import {
   isConnectionKey, isProcessKeyset, isSnapshotKey, listHosts, processAt,
   type ConnectionRecord, type HostRecord, type ProcessRecord, type SnapshotRecord, type TimeRange,
-} from '../../store/queries/index.js';
+} from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor } from '../cursor.js';
 import { ApiError } from '../errors.js';

@@ -4,7 +4,7 @@
 import { matchFlows } from '../../domain/matching.js';
 import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type NatHopSummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution } from '../../domain/resolution.js';
-import { fetchNatGroups, fetchSideGroups } from '../../store/queries/index.js';
+import { fetchNatGroups, fetchSideGroups } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPort, checkRange } from '../limits.js';

@@ -2,7 +2,7 @@
  * Listener history: `listeners` for the fleet or one host, and `Host.listeners` / `Process.listeners` read through
  * one per-request loader (one statement per distinct set of arguments, whatever the number of parents).
  */
-import { fetchListenerPages, isListenerKey, processParentKey, type ListenerFilter, type ListenerRecord, type ProcessParent } from '../../store/queries/index.js';
+import { fetchListenerPages, isListenerKey, processParentKey, type ListenerFilter, type ListenerRecord, type ProcessParent } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor } from '../cursor.js';
 import { argsKeyOf, type ListenerPageKey } from '../loaders.js';

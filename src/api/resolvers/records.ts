@@ -7,7 +7,7 @@ import { summariseNat } from '../../domain/talker-graph.js';
 import {
   fetchConnectionPages, fetchNatPage, fetchOwners, fetchResolveTranslations, fetchTraffic, isConnectionKey, isNatKey,
   type ConnectionFilter, type ConnectionRecord, type NatRecord, type TrafficPoint,
-} from '../../store/queries/index.js';
+} from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { ApiError } from '../errors.js';
