@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * From the first argument starting with `--` on, arguments are options handed to every selected bench
  * (`npm run bench -- truth --full`).
  */
-const BENCHES = ['ingest', 'procfs-snapshot', 'collector-steady', 'collector-process', 'ebpf-storm', 'api-talkers', 'truth', 'ui'] as const;
+const BENCHES = ['ingest', 'procfs-snapshot', 'collector-steady', 'collector-process', 'ebpf-storm', 'api-talkers', 'truth', 'ui', 'storage'] as const;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
