@@ -8,6 +8,8 @@ module.exports = {
       from: { path: '^src/store' }, to: { path: '^src/(collector|api|cli)' } },
     { name: 'collector-never-imports-store', comment: 'the collector hands snapshots to a sink it declares',
       severity: 'error', from: { path: '^src/collector' }, to: { path: '^src/(store|api|cli)' } },
+    { name: 'one-door-to-the-store', comment: 'the api and the cli use the store through src/store/index.ts only',
+      severity: 'error', from: { path: '^src/(api|cli)' }, to: { path: '^src/store/', pathNot: '^src/store/index[.]ts$' } },
     { name: 'api-not-collector', severity: 'error',
       from: { path: '^src/api' }, to: { path: '^src/(collector|cli)' } },
     { name: 'only-cli-wires', comment: 'only the cli (composition root) imports across api and collector',

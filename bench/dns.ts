@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DnsNames } from '../src/collector/sources/dns/names.js';
 import { EbpfSource } from '../src/collector/sources/ebpf/index.js';
-import { silentLogger } from '../src/collector/logger.js';
+import { silentLogger } from '../src/domain/logger.js';
 
 /**
  * The DNS source's CPU at 1,000 lookups/s for 10 s: a DNS server and a client asking it (A answers with a

@@ -3,7 +3,9 @@
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { ApiLogger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
+import { ConntrailError, type ApiConfigErrorCode } from '../domain/errors.js';
+import { StoreError } from '../store/index.js';
 
 export type ApiErrorCode =
   | 'BAD_USER_INPUT'
@@ -41,17 +43,7 @@ export class ApiError extends GraphQLError {
 }
 
 /** Raised at start-up for settings that would make the server unsafe or unable to run. */
-export class ApiConfigError extends Error {
-  readonly code: 'TOKEN_REQUIRED' | 'CONFIG_INVALID' | 'ALREADY_STARTED';
-  readonly context: Readonly<Record<string, unknown>>;
-
-  constructor(code: ApiConfigError['code'], message: string, context: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'ApiConfigError';
-    this.code = code;
-    this.context = context;
-  }
-}
+export class ApiConfigError extends ConntrailError<ApiConfigErrorCode> {}
 
 /** GraphQL's and Apollo's own codes for malformed requests pass through as they are. */
 const PASS_THROUGH = new Set([
@@ -59,13 +51,11 @@ const PASS_THROUGH = new Set([
   'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'INTROSPECTION_DISABLED', 'MAX_RECURSIVE_SELECTIONS_EXCEEDED',
 ]);
 
-interface CodedError { code?: unknown; context?: { sqlState?: unknown } }
-
 function storeCode(err: unknown): { code: ApiErrorCode; message: string } | null {
-  if (!(err instanceof Error) || err.name !== 'StoreError') return null;
-  const e = err as CodedError;
+  if (!(err instanceof StoreError)) return null;
+  const e = err;
   if (e.code === 'STORE_UNAVAILABLE') return { code: 'STORE_UNAVAILABLE', message: 'the store is unavailable, try again later' };
-  const sqlState = e.context?.sqlState;
+  const sqlState = e.context.sqlState;
   // Input the API let through but the database refused as a value (e.g. an address it cannot parse).
   if (sqlState === '22P02' || sqlState === '22003' || sqlState === '22021') return { code: 'BAD_USER_INPUT', message: 'a value in the request is out of range or malformed' };
   if (sqlState === '57014') return { code: 'QUERY_TOO_COMPLEX', message: 'the query took too long; narrow the range or the filter' };
@@ -76,7 +66,7 @@ function storeCode(err: unknown): { code: ApiErrorCode; message: string } | null
  * Apollo's formatError: known errors keep their code and message, store errors map to stable codes, anything
  * else becomes INTERNAL_SERVER_ERROR with a generic message (and is logged with its details).
  */
-export function makeFormatError(log: ApiLogger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+export function makeFormatError(log: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {
     const base = { message: formatted.message, ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
     const original = unwrapResolverError(error);

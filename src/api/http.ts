@@ -5,11 +5,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
-import type { Database } from '../store/database.js';
+import { checkHealth, type Database } from '../store/index.js';
 import type { ApiContext } from './context.js';
 import type { ApiErrorCode } from './errors.js';
 import type { ApiLimits } from './limits.js';
-import type { ApiLogger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import { NO_OPERATION, type ApiMetrics } from './metrics.js';
 import { serveStatic } from './static.js';
 
@@ -17,7 +17,7 @@ export interface HttpHandlerOptions {
   readonly apollo: ApolloServer<ApiContext>;
   readonly db: Database;
   readonly limits: ApiLimits;
-  readonly log: ApiLogger;
+  readonly log: Logger;
   readonly token: string | null;
   readonly context: () => ApiContext;
   readonly metrics: ApiMetrics;
@@ -91,7 +91,7 @@ async function health(res: ServerResponse, db: Database, timeoutMs: number): Pro
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      db.query('SELECT 1 AS ok'),
+      checkHealth(db),
       new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('health check timed out')), timeoutMs); }),
     ]);
     sendJson(res, 200, { status: 'ok' });

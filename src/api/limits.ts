@@ -3,6 +3,8 @@
  */
 import { isIP } from 'node:net';
 import { DAY_MS } from '../domain/resolution.js';
+import type { TimeRange } from '../domain/time-range.js';
+import type { TimeRange as RangeInput } from './generated/graphql.js';
 import { ApiError } from './errors.js';
 
 export interface ApiLimits {
@@ -44,18 +46,12 @@ export const DEFAULT_LIMITS: ApiLimits = Object.freeze({
   maxHosts: 10_000,
 });
 
-export interface RangeInput {
-  readonly from: number;
-  readonly to: number;
-}
+/** The schema's TimeRange input (epoch ms, as the DateTime scalar parses it), before it is checked. */
+export type { TimeRange as RangeInput } from './generated/graphql.js';
 
-export interface Window {
-  readonly fromMs: number;
-  readonly toMs: number;
-}
 
 /** A validated window: from before to, and no longer than `maxMs`. */
-export function checkRange(range: RangeInput, maxMs: number, what: string): Window {
+export function checkRange(range: RangeInput, maxMs: number, what: string): TimeRange {
   if (!(range.from < range.to)) throw new ApiError('BAD_USER_INPUT', `${what}: range.from must be before range.to`);
   if (range.to - range.from > maxMs) {
     throw new ApiError('RANGE_TOO_LARGE', `${what}: the range may span at most ${Math.floor(maxMs / DAY_MS)} days here`, { from: range.from, to: range.to, maxMs });

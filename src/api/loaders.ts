@@ -4,7 +4,7 @@
  * number of statements is bounded by the shape of the query, never by the number of rows.
  */
 import DataLoader from 'dataloader';
-import type { Database } from '../store/database.js';
+import type { Database } from '../store/index.js';
 import { fleetCoverage, type FleetCoverage } from '../domain/fleet-coverage.js';
 import type { BatchObserver, LoaderName } from './metrics.js';
 import type { RootGate } from './root-gate.js';
@@ -12,8 +12,8 @@ import {
   fetchConnectionPages, fetchCoverage, fetchFleetCoverage, fetchListenerPages, fetchProcessPages, fetchSnapshotPages, hostsByIds, processParentKey, processesByKeys,
   type ConnectionFilter, type ConnectionKey, type ConnectionRecord, type Coverage, type HostRecord, type ListenerFilter, type ListenerKey, type ListenerRecord, type Page, type ProcessKeyset,
   namesForAddresses, nameKeyOf, type AddressNames, type NameKey,
-  type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeWindow,
-} from '../store/queries/index.js';
+  type ProcessParent, type ProcessRecord, type SnapshotKey, type SnapshotRecord, type TimeRange,
+} from '../store/index.js';
 
 /** A keyed request whose arguments are shared by a batch: argsKey groups, parentKey picks the row set. */
 interface Keyed {
@@ -23,7 +23,7 @@ interface Keyed {
 
 export interface ConnectionPageKey extends Keyed {
   readonly parent: { readonly kind: 'host'; readonly hostId: string } | { readonly kind: 'process'; readonly process: ProcessParent };
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
   readonly filter: ConnectionFilter | null;
   readonly first: number;
   readonly after: ConnectionKey | null;
@@ -31,26 +31,26 @@ export interface ConnectionPageKey extends Keyed {
 
 export interface ProcessPageKey extends Keyed {
   readonly hostId: string;
-  readonly window: TimeWindow | null;
+  readonly window: TimeRange | null;
   readonly first: number;
   readonly after: ProcessKeyset | null;
 }
 
 export interface SnapshotPageKey extends Keyed {
   readonly hostId: string;
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
   readonly first: number;
   readonly after: SnapshotKey | null;
 }
 
 export interface CoverageKey extends Keyed {
   readonly hostId: string;
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
 }
 
 export interface ListenerPageKey extends Keyed {
   readonly parent: { readonly kind: 'host'; readonly hostId: string } | { readonly kind: 'process'; readonly process: ProcessParent };
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
   readonly filter: ListenerFilter | null;
   readonly first: number;
   readonly after: ListenerKey | null;
@@ -67,7 +67,7 @@ export interface Loaders {
    * Which hosts had (complete) data in a window: one statement per batch, whatever the number of windows in it,
    * and the batch waits for every root field of the request, so a request reads the snapshots at most once.
    */
-  readonly fleetCoverage: DataLoader<TimeWindow, FleetCoverage, string>;
+  readonly fleetCoverage: DataLoader<TimeRange, FleetCoverage, string>;
   readonly listenerPage: DataLoader<ListenerPageKey, Page<ListenerRecord>, string>;
   /** The DNS names of an address over a window: one statement per batch, whatever the number of endpoints. */
   readonly names: DataLoader<NameKey, AddressNames, string>;
@@ -131,7 +131,7 @@ export function createLoaders(db: Database, gate: RootGate, onBatch: BatchObserv
       return fetchSnapshotPages(db, keys.map((k) => k.hostId), k0.window, { first: k0.first, after: k0.after });
     }, EMPTY_PAGE),
     coverage: groupedLoader<CoverageKey, Coverage | null>('coverage', onBatch, async (keys) => fetchCoverage(db, keys.map((k) => k.hostId), keys[0]!.window), null),
-    fleetCoverage: new DataLoader<TimeWindow, FleetCoverage, string>(observed('fleetCoverage', onBatch, async (windows: readonly TimeWindow[]) => {
+    fleetCoverage: new DataLoader<TimeRange, FleetCoverage, string>(observed('fleetCoverage', onBatch, async (windows: readonly TimeRange[]) => {
       const facts = await fetchFleetCoverage(db, windows);
       return windows.map((w, i) => fleetCoverage(w, facts.hosts[i] ?? [], facts.keptFromMs));
     }), { cacheKeyFn: (w) => `${w.fromMs}|${w.toMs}`, batchScheduleFn: (dispatch) => gate.whenIdle(dispatch) }),

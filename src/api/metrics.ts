@@ -6,7 +6,7 @@
  * not the client's operation name), the outcome a known error code.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Database, Queryable, QueryResult } from '../store/database.js';
+import type { Database, Queryable, QueryResult } from '../store/index.js';
 import type { ApiErrorCode } from './errors.js';
 
 /** Outcomes: OK, our own codes, and the codes Apollo and the HTTP front give. Anything else counts as OTHER. */

@@ -8,14 +8,14 @@ import { ApolloServer } from '@apollo/server';
 import { Kind, parse } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { Database } from '../store/database.js';
+import type { Database } from '../store/index.js';
 import { aliasLimitRule, checkCost, checkNoNulStrings, depthLimitRule } from './complexity.js';
 import { createContext, type ApiContext } from './context.js';
 import { ApiConfigError, makeFormatError } from './errors.js';
 import { createHttpHandler } from './http.js';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.js';
-import { isLoopbackHost } from './loopback.js';
-import type { ApiLogger } from './logger.js';
+import { isLoopback } from '../domain/address.js';
+import type { Logger } from '../domain/logger.js';
 import { ApiMetrics, NO_OPERATION, timedDatabase } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 import { DEFAULT_WEB_ROOT } from './static.js';
@@ -24,7 +24,7 @@ import { loadTypeDefs } from './schema.js';
 export interface ApiServerOptions {
   /** The read-only Database (the conntrail_reader role). */
   readonly reader: Database;
-  readonly log: ApiLogger;
+  readonly log: Logger;
   /** Default 127.0.0.1. Off loopback a token is required. */
   readonly host?: string;
   /** 0 picks a free port (the command line's default is in src/cli/settings.ts). */
@@ -66,7 +66,7 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export { isLoopbackHost };
+export { isLoopback as isLoopbackHost };
 
 /** The schema's root Query fields: the operations metrics are labelled with (bounded by the schema, not by clients). */
 function rootQueryFields(typeDefs: string): string[] {
@@ -88,7 +88,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   let state: ApiServerState = { kind: 'idle' };
 
   async function boot(): Promise<{ address: ApiAddress; http: Server; apollo: ApolloServer<ApiContext> }> {
-    if (!isLoopbackHost(host) && token === null) {
+    if (!isLoopback(host) && token === null) {
       throw new ApiConfigError('TOKEN_REQUIRED', `the API listens off loopback (${host}): set API_TOKEN so that requests must carry a bearer token`, { host });
     }
     const http = createServer();

@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
-import { isLoopbackHost } from '../api/loopback.js';
+import { isLoopback } from '../domain/address.js';
 import { TimeInputError, parseDuration } from '../domain/time-input.js';
+import { ConntrailError } from '../domain/errors.js';
 import { COMMAND_NAMES, commandHelp, generalHelp, nearest, optionsOf, type CommandName, type OptionDoc, OPTION_DOCS } from './help.js';
 import { DEFAULTS, DEFAULT_API_URL, envValue } from './settings.js';
 
@@ -10,11 +11,9 @@ import { DEFAULTS, DEFAULT_API_URL, envValue } from './settings.js';
  * Command-line parsing, apart from the work: argv in, a typed command out (or a UsageError that says
  * what is wrong). Environment variables fill in what flags leave out.
  */
-export class UsageError extends Error {
-  readonly code = 'USAGE';
+export class UsageError extends ConntrailError<'USAGE'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+    super('USAGE', message);
   }
 }
 
@@ -188,7 +187,7 @@ function apiArgs(v: Values, env: NodeJS.ProcessEnv): ApiArgs {
   const token = envValue(env, 'API_TOKEN') ?? null;
   if (token !== null && token.length < MIN_TOKEN_LENGTH) throw new UsageError(`API_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters`);
   // Refused here, before anything is opened: an API off loopback without a token would serve anyone.
-  if (!isLoopbackHost(listen) && token === null) {
+  if (!isLoopback(listen) && token === null) {
     throw new UsageError(`TOKEN_REQUIRED: --listen ${listen} is off loopback; set API_TOKEN so that requests must carry a bearer token`);
   }
   const port = v.port === undefined ? int(envValue(env, 'API_PORT'), 'port (API_PORT)', DEFAULTS.apiPort, 0, 65535) : int(v.port, 'port', DEFAULTS.apiPort, 0, 65535);

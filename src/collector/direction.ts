@@ -1,5 +1,6 @@
 import type { Direction, ListeningSocket, NatTranslation, Protocol } from '../domain/connection.js';
-import { isLoopback, isUnspecified, tupleKey, type SocketTuple } from './socket-key.js';
+import { isLoopback } from '../domain/address.js';
+import { isUnspecified, tupleKey, type SocketTuple } from './socket-key.js';
 
 /**
  * Which side opened a connection, decided by the best evidence available, in this order: what a source

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Snapshot, SourceRun } from '../domain/snapshot.js';
 import { deadline, raceAbort } from './abort.js';
 import { CollectorError, errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../domain/logger.js';
 import type { CollectorMetrics, SnapshotOutcome } from './metrics.js';
 import { isSnapshotRefused, type SnapshotSink } from './sink.js';
 import type { ConnectionSource, SourceReading } from './source.js';

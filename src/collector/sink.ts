@@ -1,4 +1,5 @@
 import type { Snapshot } from '../domain/snapshot.js';
+import { ConntrailError, type SinkErrorCode } from '../domain/errors.js';
 
 /**
  * Where finished snapshots go. Declared here so the collector never depends on the store: the store
@@ -15,16 +16,12 @@ export interface SnapshotSink {
   write(snapshot: Snapshot, signal: AbortSignal): Promise<void>;
 }
 
-export const SINK_REFUSED_CODE = 'SNAPSHOT_REFUSED';
+export const SINK_REFUSED_CODE: SinkErrorCode = 'SNAPSHOT_REFUSED';
 
 /** The one answer that makes the collector drop a snapshot: its data was refused, retrying cannot help. */
-export class SnapshotRefusedError extends Error {
-  readonly code = SINK_REFUSED_CODE;
-  readonly context: Readonly<Record<string, unknown>>;
+export class SnapshotRefusedError extends ConntrailError<SinkErrorCode> {
   constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'SnapshotRefusedError';
-    this.context = context;
+    super(SINK_REFUSED_CODE, message, context, options);
   }
 }
 

@@ -34,10 +34,6 @@ export function tupleKey(netns: number, protocol: Protocol, local: Endpoint, rem
   return socketKey({ netns, protocol, local, remote });
 }
 
-export function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1';
-}
-
 export function isUnspecified(address: string): boolean {
   return address === '0.0.0.0' || address === '::';
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Snapshot } from '../domain/snapshot.js';
 import { raceAbort } from './abort.js';
 import { CollectorError, errorMessage } from './errors.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../domain/logger.js';
 import { isSnapshotRefused, type SnapshotSink } from './sink.js';
 import { decodeHeader, decodeSnapshot, encodeSnapshot, spoolFileName, timeOfSpoolFile } from './spool-format.js';
 

@@ -3,7 +3,7 @@
  * to no traffic) and the records that were incomplete (a source failed, events lost, rows rejected). Pure.
  */
 import { coverageGaps, type CoverageFacts } from './coverage.js';
-import type { Window } from './resolution.js';
+import type { TimeRange } from './resolution.js';
 
 export interface HostCoverageFacts extends Omit<CoverageFacts, 'intervalMs'> {
   readonly hostId: string;
@@ -13,20 +13,20 @@ export interface HostCoverageFacts extends Omit<CoverageFacts, 'intervalMs'> {
   /** Null when the host never told its interval (no record in or before the window). */
   readonly intervalMs: number | null;
   readonly degraded: number;
-  readonly firstDegraded: Window | null;
+  readonly firstDegraded: TimeRange | null;
 }
 
 export interface HostGapReport {
   readonly hostId: string;
-  readonly gaps: readonly Window[];
+  readonly gaps: readonly TimeRange[];
   /** Whole collection intervals missing in the gaps; null when the host's interval is unknown. */
   readonly missingIntervals: number | null;
   readonly incompleteSnapshots: number;
-  readonly firstIncomplete: Window | null;
+  readonly firstIncomplete: TimeRange | null;
 }
 
 export interface FleetCoverage {
-  readonly window: Window;
+  readonly window: TimeRange;
   /** Hosts with at least one record overlapping the window. */
   readonly hostsReporting: readonly string[];
   /** Hosts with a gap or an incomplete record in the window, by host id. */
@@ -44,11 +44,11 @@ export interface FleetCoverage {
  * The part of the window a host is expected to cover: from the start of its first record ever on. Before that it
  * did not report because conntrail did not know it, which is not a gap of that host.
  */
-function expectedWindow(window: Window, h: HostCoverageFacts): Window {
+function expectedWindow(window: TimeRange, h: HostCoverageFacts): TimeRange {
   return { fromMs: Math.max(window.fromMs, h.firstSeenMs - (h.intervalMs ?? 0)), toMs: window.toMs };
 }
 
-export function fleetCoverage(window: Window, hosts: readonly HostCoverageFacts[], recordsKeptFromMs: number | null): FleetCoverage {
+export function fleetCoverage(window: TimeRange, hosts: readonly HostCoverageFacts[], recordsKeptFromMs: number | null): FleetCoverage {
   const reports: HostGapReport[] = [];
   const reporting: string[] = [];
   for (const h of hosts) {

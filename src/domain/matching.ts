@@ -13,6 +13,7 @@
  * client's figures are then split between them in proportion to what each server recorded.
  */
 import type { Protocol } from './connection.js';
+import { isLoopback } from './address.js';
 
 export type MatchLabel = 'BOTH_ENDS' | 'NAT_RESOLVED' | 'CLIENT_ONLY' | 'SERVER_ONLY';
 export type Role = 'client' | 'server';
@@ -157,14 +158,6 @@ function natOriginal(n: NatGroup): Tuple {
 /** What the next hop (or the server) sees, client -> server: the reply tuple reversed. */
 function natTranslated(n: NatGroup): Tuple {
   return { protocol: n.protocol, src: n.replyDst, srcPort: n.replyDstPort, dst: n.replySrc, dstPort: n.replySrcPort };
-}
-
-/**
- * Loopback addresses (127.0.0.0/8, ::1) exist once per network namespace: a tuple with one never leaves the
- * namespace it was sent in, so it only joins records of that same host and namespace.
- */
-export function isLoopback(address: string): boolean {
-  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
 }
 
 function sameScope(a: Scope, b: Scope): boolean {

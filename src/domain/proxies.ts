@@ -19,7 +19,8 @@
  * replaced by the joined flows; proxies in a row (an outbound sidecar, then the server's inbound one) are
  * followed up to MAX_PROXY_HOPS.
  */
-import { apportion, isLoopback, type Flow, type FlowEndpoint, type NatGroup } from './matching.js';
+import { isLoopback } from './address.js';
+import { apportion, type Flow, type FlowEndpoint, type NatGroup } from './matching.js';
 
 const MAX_PROXY_HOPS = 3;
 

@@ -2,6 +2,8 @@
  * Which data answers a time-windowed question: raw rows (exact, expensive) or the 1-minute / 1-hour continuous
  * aggregates (coarse, cheap), and how the window is widened to whole buckets. Pure.
  */
+import type { TimeRange } from './time-range.js';
+
 export type Resolution = 'RAW' | 'MINUTE' | 'HOUR' | 'DAY';
 export type ResolutionChoice = Resolution | 'AUTO';
 
@@ -23,12 +25,9 @@ export interface ResolutionPolicy {
 
 export const DEFAULT_RESOLUTION_POLICY: ResolutionPolicy = Object.freeze({ rawUpToMs: HOUR_MS, minuteUpToMs: 12 * HOUR_MS, hourUpToMs: 4 * DAY_MS });
 
-export interface Window {
-  readonly fromMs: number;
-  readonly toMs: number;
-}
+export type { TimeRange } from './time-range.js';
 
-export function chooseResolution(choice: ResolutionChoice, window: Window, policy: ResolutionPolicy = DEFAULT_RESOLUTION_POLICY): Resolution {
+export function chooseResolution(choice: ResolutionChoice, window: TimeRange, policy: ResolutionPolicy = DEFAULT_RESOLUTION_POLICY): Resolution {
   if (choice !== 'AUTO') return choice;
   const length = window.toMs - window.fromMs;
   if (length <= policy.rawUpToMs) return 'RAW';
@@ -42,7 +41,7 @@ export function bucketMs(resolution: Resolution): number {
 }
 
 /** Widens a window to whole buckets (aligned to the epoch, i.e. UTC midnight for days, as time_bucket aligns them). */
-export function widenToBuckets(window: Window, resolution: Resolution): Window {
+export function widenToBuckets(window: TimeRange, resolution: Resolution): TimeRange {
   const size = bucketMs(resolution);
   if (size === 0) return window;
   return { fromMs: Math.floor(window.fromMs / size) * size, toMs: Math.ceil(window.toMs / size) * size };

@@ -2,13 +2,12 @@
  * Durations and instants as people type them on a command line (`15s`, `1m30s`, `500ms`; `now-1h`, `-15m`,
  * ISO-8601, Unix seconds), parsed to milliseconds. Pure: "now" is an argument, never read from a clock here.
  */
+import { ConntrailError } from './errors.js';
 
-export class TimeInputError extends Error {
-  readonly code = 'TIME_INPUT';
+export class TimeInputError extends ConntrailError<'TIME_INPUT'> {
   readonly input: string;
   constructor(message: string, input: string) {
-    super(message);
-    this.name = 'TimeInputError';
+    super('TIME_INPUT', message, { input });
     this.input = input;
   }
 }

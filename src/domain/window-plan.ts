@@ -10,7 +10,7 @@
  * interval) and b + size <= to. Rows stamped up to one interval after `to` may still overlap the window: the
  * raw edge reads them too. Each row is then read exactly once, by one piece.
  */
-import { bucketMs, type Resolution, type Window } from './resolution.js';
+import { bucketMs, type Resolution, type TimeRange } from './resolution.js';
 
 /** A source and the range of row times (bucket starts, for aggregates) it is read for. */
 export interface WindowPiece {
@@ -21,11 +21,11 @@ export interface WindowPiece {
 
 export interface WindowPlan {
   /** The window asked, answered exactly. */
-  readonly window: Window;
+  readonly window: TimeRange;
   /** Aggregate pieces: disjoint bucket-aligned ranges of row time. */
   readonly aggregates: readonly WindowPiece[];
   /** Row-time ranges read from raw rows (each row also filtered by its life overlapping the window). */
-  readonly raw: readonly Window[];
+  readonly raw: readonly TimeRange[];
   /**
    * The longest collection interval of the rows involved: a row stamped at or after window.fromMs + leadMs (and
    * before window.toMs) lies wholly inside the window.
@@ -46,7 +46,7 @@ function ceilTo(ms: number, size: number): number {
  * for traffic; HOUR, DAY for NAT); those coarser than `resolution` are not used. `maxIntervalMs` is the longest
  * collection interval of the rows involved.
  */
-export function planWindow(window: Window, resolution: Resolution, levels: readonly Exclude<Resolution, 'RAW'>[], maxIntervalMs: number): WindowPlan {
+export function planWindow(window: TimeRange, resolution: Resolution, levels: readonly Exclude<Resolution, 'RAW'>[], maxIntervalMs: number): WindowPlan {
   const lead = Math.max(0, maxIntervalMs);
   const allRaw: WindowPlan = { window, aggregates: [], raw: [{ fromMs: window.fromMs, toMs: window.toMs + lead }], leadMs: lead };
   const usable = levels.filter((l) => bucketMs(l) <= bucketMs(resolution)).sort((a, b) => bucketMs(a) - bucketMs(b));
@@ -80,7 +80,7 @@ export function planWindow(window: Window, resolution: Resolution, levels: reado
       if (ends[i + 1]! < ends[i]!) aggregates.push({ source, fromMs: ends[i + 1]!, toMs: ends[i]! });
     }
   }
-  const raw: Window[] = [];
+  const raw: TimeRange[] = [];
   if (window.fromMs < starts[0]!) raw.push({ fromMs: window.fromMs, toMs: starts[0]! });
   raw.push({ fromMs: ends[0]!, toMs: window.toMs + lead });
   return { window, aggregates, raw, leadMs: lead };

@@ -1,23 +1,9 @@
 /** Typed store errors: each carries a stable code and the context a log line or an API error needs. */
-export type StoreErrorCode =
-  | 'STORE_UNAVAILABLE'
-  | 'MIGRATION_EDITED'
-  | 'MIGRATION_MISSING'
-  | 'MIGRATION_FAILED'
-  | 'INVALID_ROW'
-  | 'QUERY_FAILED'
-  | 'CONFIG_INVALID';
+import { ConntrailError, type StoreErrorCode } from '../domain/errors.js';
 
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
-  readonly context: Readonly<Record<string, unknown>>;
-  constructor(code: StoreErrorCode, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
-    this.code = code;
-    this.context = context;
-  }
-}
+export type { StoreErrorCode } from '../domain/errors.js';
+
+export class StoreError extends ConntrailError<StoreErrorCode> {}
 
 /** Connection-level failures (refused, reset, terminated) as opposed to SQL errors. */
 export function isUnavailable(err: unknown): boolean {

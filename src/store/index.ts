@@ -196,3 +196,6 @@ export { migrate, loadMigrations } from './migrations.js';
 export { STORE_ROLES, type StoreRole, type StoreRoleName } from './roles.js';
 export type { Logger } from './embedded/gateway.js';
 export { secretFile, secretsDir, SECRET_ENV } from './embedded/secrets.js';
+// The one door for the API: its read queries and a health check (lint refuses any other import of the store).
+export * from './queries/index.js';
+export { checkHealth } from './health.js';

@@ -1,4 +1,5 @@
 import type { Database } from './database.js';
+import type { Logger } from '../domain/logger.js';
 import { refreshTalkerAggregates } from './queries/aggregates.js';
 
 /**
@@ -6,11 +7,7 @@ import { refreshTalkerAggregates } from './queries/aggregates.js';
  * The embedded engine has no background workers, so conntrail runs the due jobs itself on a timer. The
  * runner never overlaps itself, keeps going after a failed job (logged and counted) and shows each job run.
  */
-export interface MaintenanceLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type MaintenanceLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface MaintenanceStats {
   readonly runs: number;

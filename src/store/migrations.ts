@@ -3,6 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Database, Queryable } from './database.js';
 import { StoreError } from './errors.js';
+import type { Logger } from '../domain/logger.js';
 import { splitStatements } from './sql-split.js';
 
 /**
@@ -24,9 +25,7 @@ export interface MigrationReport {
   readonly alreadyApplied: number;
 }
 
-export interface ProgressLogger {
-  info(obj: object, msg?: string): void;
-}
+export type ProgressLogger = Pick<Logger, 'info'>;
 
 const LOCK_KEY = 7_270_263_301; // arbitrary, fixed: "conntrail migrations"
 

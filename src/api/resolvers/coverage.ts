@@ -4,17 +4,18 @@
  * for all the windows asked together), so answers that do not ask pay nothing.
  */
 import type { HostGapReport } from '../../domain/fleet-coverage.js';
-import type { TimeWindow } from '../../store/queries/index.js';
+import type { TimeRange } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
-import { checkRange, type RangeInput } from '../limits.js';
+import { checkRange } from '../limits.js';
+import type { QueryCoverageArgs } from '../generated/graphql.js';
 import { hostRef, windowOf, type HostParent, type WindowParent } from './shapes.js';
 
 /** What a Coverage field needs: the window the answer actually read. */
 export interface CoverageParent {
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
 }
 
-export function coverageOf(window: TimeWindow): CoverageParent {
+export function coverageOf(window: TimeRange): CoverageParent {
   return { window };
 }
 
@@ -22,7 +23,7 @@ export function coverageOf(window: TimeWindow): CoverageParent {
  * The window `resolve` looks at: at ± within. Never empty: within 0 asks about the instant `at`, which a record
  * stamped exactly `at` covers (a record covers (time - interval, time]), hence the millisecond on both sides.
  */
-export function resolveWindow(atMs: number, withinMs: number): TimeWindow {
+export function resolveWindow(atMs: number, withinMs: number): TimeRange {
   const half = Math.max(withinMs, 1);
   return { fromMs: atMs - half, toMs: atMs + half };
 }
@@ -31,7 +32,7 @@ export function resolveWindow(atMs: number, withinMs: number): TimeWindow {
 export interface ResolvedParent {
   readonly translated: boolean;
   readonly targets: readonly unknown[];
-  readonly coverageWindow: TimeWindow;
+  readonly coverageWindow: TimeRange;
 }
 
 /**
@@ -44,7 +45,7 @@ async function noData(r: ResolvedParent, ctx: ApiContext): Promise<boolean> {
 }
 
 export const coverageQueries = {
-  coverage(_: unknown, args: { range: RangeInput }, ctx: ApiContext): CoverageParent {
+  coverage(_: unknown, args: QueryCoverageArgs, ctx: ApiContext): CoverageParent {
     return coverageOf(checkRange(args.range, ctx.limits.maxAggregateRangeMs, 'coverage'));
   },
 };
@@ -74,6 +75,6 @@ export const coverageTypes = {
   },
   ConnectionConnection: {
     // Only the top-level `connections` knows its window; nested connection lists answer null.
-    coverage: (c: { window?: TimeWindow }): CoverageParent | null => (c.window ? coverageOf(c.window) : null),
+    coverage: (c: { window?: TimeRange }): CoverageParent | null => (c.window ? coverageOf(c.window) : null),
   },
 };

@@ -4,28 +4,27 @@
 import { coverageGaps } from '../../domain/coverage.js';
 import {
   isConnectionKey, isProcessKeyset, isSnapshotKey, listHosts, processAt,
-  type ConnectionRecord, type HostRecord, type ProcessRecord, type SnapshotRecord, type TimeWindow,
-} from '../../store/queries/index.js';
+  type ConnectionRecord, type HostRecord, type ProcessRecord, type SnapshotRecord, type TimeRange,
+} from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor } from '../cursor.js';
 import { ApiError } from '../errors.js';
 import { argsKeyOf } from '../loaders.js';
-import { checkPageSize, checkPid, checkRange, type RangeInput } from '../limits.js';
-import { checkConnectionFilter, type ConnectionFilterInput } from './records.js';
+import { checkPageSize, checkPid, checkRange } from '../limits.js';
+import type {
+  HostConnectionsArgs, HostProcessesArgs, HostSnapshotsArgs, ProcessConnectionsArgs, QueryHostArgs, QueryProcessArgs, QuerySnapshotsArgs,
+} from '../generated/graphql.js';
+import { checkConnectionFilter } from './records.js';
 import { relayPage, relayPageBy, windowOf, type ConnectionPageParent, type HostParent, type ProcessParentRef } from './shapes.js';
 
 const DEFAULT_PAGE = 100;
 
-interface ConnectionsArgs {
-  readonly range: RangeInput;
-  readonly filter?: ConnectionFilterInput | null;
-  readonly first?: number | null;
-  readonly after?: string | null;
-}
+/** Host.connections and Process.connections take the same arguments. */
+type ConnectionsArgs = HostConnectionsArgs & ProcessConnectionsArgs;
 
 interface SnapshotsParent {
   readonly hostId: string;
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
   readonly first: number;
   readonly after: [number] | null;
 }
@@ -63,7 +62,7 @@ function connectionsOf(parent: { kind: 'host'; hostId: string } | { kind: 'proce
     .then((page) => relayPage('connection', page, after !== null));
 }
 
-function snapshotsOf(hostId: string, args: { range: RangeInput; first?: number | null; after?: string | null }, ctx: ApiContext): SnapshotsParent {
+function snapshotsOf(hostId: string, args: HostSnapshotsArgs, ctx: ApiContext): SnapshotsParent {
   const window = checkRange(args.range, ctx.limits.maxAggregateRangeMs, 'snapshots');
   const first = checkPageSize(ctx.limits, args.first, DEFAULT_PAGE, 'first');
   return { hostId, window, first, after: decodeCursor('snapshot', args.after, isSnapshotKey) };
@@ -73,13 +72,13 @@ export const entityQueries = {
   async hosts(_: unknown, __: unknown, ctx: ApiContext): Promise<HostParent[]> {
     return listHosts(ctx.db, ctx.limits.maxHosts);
   },
-  async host(_: unknown, args: { id: string }, ctx: ApiContext): Promise<HostParent | null> {
+  async host(_: unknown, args: QueryHostArgs, ctx: ApiContext): Promise<HostParent | null> {
     return ctx.loaders.host.load(args.id);
   },
-  async process(_: unknown, args: { host: string; pid: number; at?: number | null }, ctx: ApiContext): Promise<ProcessRecord | null> {
+  async process(_: unknown, args: QueryProcessArgs, ctx: ApiContext): Promise<ProcessRecord | null> {
     return processAt(ctx.db, args.host, checkPid(args.pid, 'pid')!, args.at ?? null);
   },
-  snapshots(_: unknown, args: { host: string; range: RangeInput; first?: number | null; after?: string | null }, ctx: ApiContext): SnapshotsParent {
+  snapshots(_: unknown, args: QuerySnapshotsArgs, ctx: ApiContext): SnapshotsParent {
     return snapshotsOf(args.host, args, ctx);
   },
 };
@@ -88,7 +87,7 @@ export const entityTypes = {
   Host: {
     firstSeen: async (h: HostParent, _: unknown, ctx: ApiContext) => (await hostRecord(h, ctx)).firstSeenMs,
     lastSeen: async (h: HostParent, _: unknown, ctx: ApiContext) => (await hostRecord(h, ctx)).lastSeenMs,
-    async processes(h: HostParent, args: { range?: RangeInput | null; first?: number | null; after?: string | null }, ctx: ApiContext) {
+    async processes(h: HostParent, args: HostProcessesArgs, ctx: ApiContext) {
       const window = args.range ? checkRange(args.range, Number.MAX_SAFE_INTEGER, 'processes') : null;
       const first = checkPageSize(ctx.limits, args.first, DEFAULT_PAGE, 'first');
       const after = decodeCursor('process', args.after, isProcessKeyset);
@@ -96,7 +95,7 @@ export const entityTypes = {
       return relayPageBy('process', page, (p) => [p.startedUs, p.pid], after !== null);
     },
     connections: (h: HostParent, args: ConnectionsArgs, ctx: ApiContext) => connectionsOf({ kind: 'host', hostId: h.id }, args, ctx),
-    snapshots: (h: HostParent, args: { range: RangeInput; first?: number | null; after?: string | null }, ctx: ApiContext) => snapshotsOf(h.id, args, ctx),
+    snapshots: (h: HostParent, args: HostSnapshotsArgs, ctx: ApiContext) => snapshotsOf(h.id, args, ctx),
   },
   Process: {
     host: (p: ProcessParentValue): HostParent => ({ id: p.hostId }),

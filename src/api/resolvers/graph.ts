@@ -6,10 +6,11 @@ import { joinThroughProxies } from '../../domain/proxies.js';
 import { buildTalkerGraph, type FlowFilter, type GraphEdge, type GraphEndpoint, type GraphNode, type Grouping, type NameLookup, type NatHopSummary, type ProxySummary, type TalkerGraph } from '../../domain/talker-graph.js';
 import { bucketMs, chooseResolution, type Resolution, type ResolutionChoice } from '../../domain/resolution.js';
 import type { Protocol } from '../../domain/connection.js';
-import { fetchLongestIntervalMs, fetchNatGroups, fetchSideGroups, type AddressNames, type TimeWindow } from '../../store/queries/index.js';
+import { fetchLongestIntervalMs, fetchNatGroups, fetchSideGroups, type AddressNames, type TimeRange } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
+import type { QueryEdgesArgs, QueryTalkersArgs, TalkerFilter } from '../generated/graphql.js';
 import { checkDnsName } from './names.js';
 import { hostRef, processFromDomain, windowOf, type WindowParent } from './shapes.js';
 
@@ -18,35 +19,15 @@ const RAW_MATCH_TOLERANCE_MS = 60_000;
 const DEFAULT_TALKER_LIMIT = 200;
 const DEFAULT_EDGES_LIMIT = 1000;
 
-interface TalkerFilterInput {
-  readonly hosts?: readonly string[] | null;
-  readonly processName?: string | null;
-  readonly address?: string | null;
-  readonly port?: number | null;
-  readonly protocol?: Protocol | null;
-  readonly match?: readonly MatchLabel[] | null;
-  readonly name?: string | null;
-}
-
-interface GraphArgs {
-  readonly range: RangeInput;
-  readonly groupBy?: Grouping | null;
-  readonly filter?: TalkerFilterInput | null;
-  readonly limit?: number | null;
-  readonly resolution?: ResolutionChoice | null;
-  readonly throughProxies?: boolean | null;
-}
-
-interface EdgesArgs extends GraphArgs {
-  readonly since?: number | null;
-}
+type GraphArgs = QueryTalkersArgs;
+type EdgesArgs = QueryEdgesArgs;
 
 export interface TalkerGraphParent extends TalkerGraph {
   readonly range: WindowParent;
   readonly resolution: Resolution;
 }
 
-function checkFilter(filter: TalkerFilterInput | null | undefined): FlowFilter | null {
+function checkFilter(filter: TalkerFilter | null | undefined): FlowFilter | null {
   if (!filter) return null;
   return {
     hosts: filter.hosts ?? null,
@@ -60,7 +41,7 @@ function checkFilter(filter: TalkerFilterInput | null | undefined): FlowFilter |
 }
 
 /** The names of every address of the flows over the window, read in one statement (the request's names loader). */
-async function nameLookup(ctx: ApiContext, flows: readonly Flow[], window: TimeWindow): Promise<NameLookup> {
+async function nameLookup(ctx: ApiContext, flows: readonly Flow[], window: TimeRange): Promise<NameLookup> {
   const addresses = [...new Set(flows.flatMap((f) => [f.client.address, f.server.address]))];
   const lists = await ctx.loaders.names.loadMany(addresses.map((address) => ({ address, window })));
   const byAddress = new Map<string, AddressNames>();

@@ -1,5 +1,6 @@
 /** All resolvers, with the enums' internal values (the store's lower-case words) and the scalars. */
 import type { ApiContext } from '../context.js';
+import type { DirectionResolvers, ProtocolResolvers } from '../generated/graphql.js';
 import { DateTimeScalar, LongScalar } from '../scalars.js';
 import { coverageQueries, coverageTypes } from './coverage.js';
 import { entityQueries, entityTypes } from './entities.js';
@@ -28,8 +29,8 @@ function mergeTypes(...maps: TypeResolvers[]): TypeResolvers {
 export const resolvers = {
   DateTime: DateTimeScalar,
   Long: LongScalar,
-  Protocol: { TCP: 'tcp', UDP: 'udp' },
-  Direction: { OUTGOING: 'outgoing', INCOMING: 'incoming', UNKNOWN: 'unknown' },
+  Protocol: { TCP: 'tcp', UDP: 'udp' } satisfies ProtocolResolvers,
+  Direction: { OUTGOING: 'outgoing', INCOMING: 'incoming', UNKNOWN: 'unknown' } satisfies DirectionResolvers,
   Window: {
     from: (w: { from: number }) => w.from,
     to: (w: { to: number }) => w.to,

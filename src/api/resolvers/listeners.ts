@@ -2,24 +2,18 @@
  * Listener history: `listeners` for the fleet or one host, and `Host.listeners` / `Process.listeners` read through
  * one per-request loader (one statement per distinct set of arguments, whatever the number of parents).
  */
-import { fetchListenerPages, isListenerKey, processParentKey, type ListenerFilter, type ListenerRecord, type ProcessParent } from '../../store/queries/index.js';
-import type { Protocol } from '../../domain/connection.js';
+import { fetchListenerPages, isListenerKey, processParentKey, type ListenerFilter, type ListenerRecord, type ProcessParent } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor } from '../cursor.js';
 import { argsKeyOf, type ListenerPageKey } from '../loaders.js';
-import { checkAddress, checkPageSize, checkPort, checkRange, type RangeInput } from '../limits.js';
+import { checkAddress, checkPageSize, checkPort, checkRange } from '../limits.js';
+import type { HostListenersArgs, ProcessListenersArgs, QueryListenersArgs } from '../generated/graphql.js';
 import { relayPage, type ConnectionPageParent, type HostParent, type ProcessParentRef } from './shapes.js';
 
 const DEFAULT_PAGE = 100;
 
-interface ListenersArgs {
-  readonly range: RangeInput;
-  readonly port?: number | null;
-  readonly address?: string | null;
-  readonly protocol?: Protocol | null;
-  readonly first?: number | null;
-  readonly after?: string | null;
-}
+/** Host.listeners and Process.listeners take the same arguments; Query.listeners adds `host`. */
+type ListenersArgs = HostListenersArgs & ProcessListenersArgs;
 
 interface Checked {
   readonly window: { fromMs: number; toMs: number };
@@ -48,7 +42,7 @@ function nestedListeners(
 }
 
 export const listenerQueries = {
-  async listeners(_: unknown, args: ListenersArgs & { host?: string | null }, ctx: ApiContext): Promise<ConnectionPageParent<ListenerRecord>> {
+  async listeners(_: unknown, args: QueryListenersArgs, ctx: ApiContext): Promise<ConnectionPageParent<ListenerRecord>> {
     const c = check(args, ctx, args.host == null ? null : [args.host]);
     const pages = await fetchListenerPages(ctx.db, { kind: 'all' }, c.window, c.filter, { first: c.first, after: c.after });
     return relayPage('listener', pages.get('') ?? { rows: [], hasNextPage: false }, c.after !== null);

@@ -3,7 +3,7 @@
  * resolved targets (read through the per-request `names` loader: one statement per request).
  */
 import type { GraphEndpoint } from '../../domain/talker-graph.js';
-import { fetchAddressesOf, fetchNamesOf, type AddressNameRecord, type ConnectionRecord, type TimeWindow } from '../../store/queries/index.js';
+import { fetchAddressesOf, fetchNamesOf, type AddressNameRecord, type ConnectionRecord, type TimeRange } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { checkAddress, checkRange, type RangeInput } from '../limits.js';
@@ -20,7 +20,7 @@ export function checkDnsName(value: string, what: string): string {
   return name;
 }
 
-async function namesOf(ctx: ApiContext, addresses: readonly string[], window: TimeWindow): Promise<string[]> {
+async function namesOf(ctx: ApiContext, addresses: readonly string[], window: TimeRange): Promise<string[]> {
   const lists = await ctx.loaders.names.loadMany(addresses.map((address) => ({ address, window })));
   const all = new Set<string>();
   for (const l of lists) {
@@ -31,7 +31,7 @@ async function namesOf(ctx: ApiContext, addresses: readonly string[], window: Ti
 }
 
 /** An edge's endpoint with the window its talkers/edges query asked (set by the graph resolvers). */
-export type NamedEndpoint = GraphEndpoint & { readonly nameWindow: TimeWindow };
+export type NamedEndpoint = GraphEndpoint & { readonly nameWindow: TimeRange };
 
 export interface NamedTarget {
   readonly address: string;

@@ -1,34 +1,27 @@
 /**
  * Raw records and lookups: connections, nat, resolve, traffic.
  */
-import type { Direction, Protocol } from '../../domain/connection.js';
 import type { NatGroup } from '../../domain/matching.js';
 import { resolutionForStep } from '../../domain/resolution.js';
 import { summariseNat } from '../../domain/talker-graph.js';
 import {
   fetchConnectionPages, fetchNatPage, fetchOwners, fetchResolveTranslations, fetchTraffic, isConnectionKey, isNatKey,
   type ConnectionFilter, type ConnectionRecord, type NatRecord, type TrafficPoint,
-} from '../../store/queries/index.js';
+} from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { ApiError } from '../errors.js';
-import { checkAddress, checkPageSize, checkPid, checkPort, checkRange, type RangeInput } from '../limits.js';
+import { checkAddress, checkPageSize, checkPid, checkPort, checkRange } from '../limits.js';
+import type {
+  ConnectionFilter as ConnectionFilterInput, QueryConnectionsArgs, QueryNatArgs, QueryResolveArgs, QueryTrafficArgs,
+} from '../generated/graphql.js';
 import { resolveWindow, type CoverageParent } from './coverage.js';
 import { hostRef, relayPage, type ConnectionPageParent, type HostParent, type ProcessParentRef } from './shapes.js';
 
 const DEFAULT_PAGE = 100;
 const MAX_WITHIN_S = 3600;
 
-export interface ConnectionFilterInput {
-  readonly hosts?: readonly string[] | null;
-  readonly pid?: number | null;
-  readonly processName?: string | null;
-  readonly direction?: Direction | null;
-  readonly protocol?: Protocol | null;
-  readonly address?: string | null;
-  readonly port?: number | null;
-  readonly state?: string | null;
-}
+export type { ConnectionFilterInput };
 
 export function checkConnectionFilter(f: ConnectionFilterInput | null | undefined): ConnectionFilter | null {
   if (!f) return null;
@@ -65,7 +58,7 @@ function targetsOf(groups: readonly NatGroup[], role: 'BACKEND' | 'ORIGINAL_SOUR
 }
 
 export const recordQueries = {
-  async connections(_: unknown, args: { range: RangeInput; filter?: ConnectionFilterInput | null; first?: number | null; after?: string | null }, ctx: ApiContext): Promise<ConnectionPageParent<ConnectionRecord> & CoverageParent> {
+  async connections(_: unknown, args: QueryConnectionsArgs, ctx: ApiContext): Promise<ConnectionPageParent<ConnectionRecord> & CoverageParent> {
     const window = checkRange(args.range, ctx.limits.maxRawRangeMs, 'raw rows');
     const first = checkPageSize(ctx.limits, args.first, DEFAULT_PAGE, 'first');
     const after = decodeCursor('connection', args.after, isConnectionKey);
@@ -73,7 +66,7 @@ export const recordQueries = {
     return { ...relayPage('connection', pages.get('') ?? { rows: [], hasNextPage: false }, after !== null), window };
   },
 
-  async nat(_: unknown, args: { range: RangeInput; address: string; port?: number | null; first?: number | null; after?: string | null }, ctx: ApiContext): Promise<ConnectionPageParent<NatRecord>> {
+  async nat(_: unknown, args: QueryNatArgs, ctx: ApiContext): Promise<ConnectionPageParent<NatRecord>> {
     const window = checkRange(args.range, ctx.limits.maxRawRangeMs, 'raw rows');
     const first = checkPageSize(ctx.limits, args.first, DEFAULT_PAGE, 'first');
     const address = checkAddress(args.address, 'address')!;
@@ -82,7 +75,7 @@ export const recordQueries = {
     return relayPage('nat', page, after !== null);
   },
 
-  async resolve(_: unknown, args: { address: string; port: number; at: number; client?: string | null; protocol?: Protocol | null; withinSeconds?: number | null }, ctx: ApiContext) {
+  async resolve(_: unknown, args: QueryResolveArgs, ctx: ApiContext) {
     const address = checkAddress(args.address, 'address')!;
     const port = checkPort(args.port, 'port')!;
     const client = checkAddress(args.client, 'client');
@@ -108,7 +101,7 @@ export const recordQueries = {
     return { address, port, at: args.at, translated: found.length > 0, targets: resolved, coverageWindow: resolveWindow(args.at, withinMs) };
   },
 
-  async traffic(_: unknown, args: { range: RangeInput; step: number; filter?: (Omit<ConnectionFilterInput, 'pid' | 'state'>) | null }, ctx: ApiContext): Promise<TrafficPoint[]> {
+  async traffic(_: unknown, args: QueryTrafficArgs, ctx: ApiContext): Promise<TrafficPoint[]> {
     if (!Number.isInteger(args.step) || args.step <= 0) throw new ApiError('BAD_USER_INPUT', 'step must be a positive number of seconds');
     const stepMs = args.step * 1000;
     const resolution = resolutionForStep(stepMs);

@@ -3,7 +3,7 @@
  * Entities travel as references (ids) and are completed through the loaders only when a field asks for more.
  */
 import type { ProcessRef as DomainProcessRef } from '../../domain/matching.js';
-import { msToUs, type Page, type ProcessParent } from '../../store/queries/index.js';
+import { msToUs, type Page, type ProcessParent } from '../../store/index.js';
 import { encodeCursor, type CursorKind } from '../cursor.js';
 
 export interface HostParent {

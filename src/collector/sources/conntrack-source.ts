@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { readlinkSync } from 'node:fs';
 import type { NatTranslation, SocketObservation } from '../../domain/connection.js';
 import type { SourceRun } from '../../domain/snapshot.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../domain/logger.js';
 import type { ConnectionSource, SourceReading } from '../source.js';
 import { ConntrackStream, flowToNat, flowToObservation, listConntrack, type ConntrackEvent, type Flow } from './conntrack/index.js';
 

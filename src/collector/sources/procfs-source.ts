@@ -1,5 +1,5 @@
 import type { SourceRun } from '../../domain/snapshot.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../domain/logger.js';
 import type { ConnectionSource, SourceReading } from '../source.js';
 import { BackgroundFdWalker, ProcfsScanMemory, SocketOwnerIndex, takeProcfsSnapshot, type OwnerResolveStats } from './procfs/index.js';
 import { ProcessCache } from './process/cache.js';

@@ -6,6 +6,8 @@ import { EngineSession, type ProtocolBackend } from './engine-session.js';
 import { Handshake, type HandshakeStep } from './handshake.js';
 import type { GatewayLimits } from './limits.js';
 import type { Login } from './logins.js';
+import type { Logger } from '../../domain/logger.js';
+import { isLoopback } from '../../domain/address.js';
 import {
   ProtocolViolation, backendKeyData, errorResponse, lastReadyStatus, namespaceNames, parameterStatus,
   boundStatementName, parsedStatementName, readMessage, readStartupPacket, readyForQuery, sqlOf, authRequest, type TransactionStatus,
@@ -19,12 +21,7 @@ import {
  */
 export type { ProtocolBackend } from './engine-session.js';
 
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type { Logger } from '../../domain/logger.js';
 
 export interface GatewayOptions {
   readonly host: string;
@@ -73,10 +70,6 @@ interface Client {
 
 /** Frontend messages served after login; COPY data and FunctionCall (F) are not among them. */
 const SERVED = new Set(['Q', 'P', 'B', 'D', 'E', 'C', 'S', 'H', 'X']);
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\./.test(host);
-}
 
 export class WireGateway {
   private readonly options: GatewayOptions;

@@ -5,7 +5,7 @@
 import type { Direction, Protocol } from '../../domain/connection.js';
 import type { Queryable } from '../database.js';
 import type { WindowPlan } from '../../domain/window-plan.js';
-import { Params, epochUs, fromEpochUs, isStringOrNumberArray, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
+import { Params, epochUs, fromEpochUs, isStringOrNumberArray, num, toMs, toPage, type Page, type PageRequest, type TimeRange } from './sql.js';
 import { planFor, rawConnectionRows } from './window.js';
 
 export interface ConnectionFilter {
@@ -149,7 +149,7 @@ function toRecord(r: Row): ConnectionRecord {
  * or '' for 'all'. Pages of a batch share the window, filter and page request.
  */
 export async function fetchConnectionPages(
-  db: Queryable, scope: ConnectionScope, window: TimeWindow, filter: ConnectionFilter | null, page: PageRequest<ConnectionKey>,
+  db: Queryable, scope: ConnectionScope, window: TimeRange, filter: ConnectionFilter | null, page: PageRequest<ConnectionKey>,
 ): Promise<Map<string, Page<ConnectionRecord>>> {
   const plan = await planFor(db, window, 'RAW', []);
   const p = new Params();

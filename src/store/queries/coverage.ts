@@ -4,9 +4,8 @@
  * number of windows, so an answer can say which hosts had no data (or incomplete data) without shipping every
  * record to the API, and a request asking about several windows still reads the snapshots once.
  */
-import type { Window } from '../../domain/resolution.js';
 import type { Queryable } from '../database.js';
-import { Params, isoOf, num, type TimeWindow } from './sql.js';
+import { Params, isoOf, num, type TimeRange } from './sql.js';
 
 export interface HostCoverageRecord {
   readonly hostId: string;
@@ -18,11 +17,11 @@ export interface HostCoverageRecord {
   readonly lastEndMs: number | null;
   /** The host's collection interval: from its records in the window, else its last record before, else null. */
   readonly intervalMs: number | null;
-  readonly inner: readonly Window[];
+  readonly inner: readonly TimeRange[];
   /** Records in the window where a source failed or lost events, rows were rejected or errors were logged. */
   readonly degraded: number;
   /** The stretch covered by the first incomplete record. */
-  readonly firstDegraded: Window | null;
+  readonly firstDegraded: TimeRange | null;
 }
 
 /** Per window, the hosts' coverage; and since when records are kept at all. */
@@ -53,12 +52,12 @@ const DEGRADED = `(events_lost > 0 OR rows_rejected > 0
                WHERE (e->'ok') IS DISTINCT FROM 'true'::jsonb
                   OR (jsonb_typeof(e->'lost') = 'number' AND (e->>'lost')::float8 > 0)))`;
 
-function windowOf(value: unknown): Window | null {
+function windowOf(value: unknown): TimeRange | null {
   return Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'number' ? { fromMs: value[0], toMs: value[1] } : null;
 }
 
 /** Per window (in the order given), the coverage of every host known by its end or recorded in it. */
-export async function fetchFleetCoverage(db: Queryable, windows: readonly TimeWindow[]): Promise<FleetCoverageRecords> {
+export async function fetchFleetCoverage(db: Queryable, windows: readonly TimeRange[]): Promise<FleetCoverageRecords> {
   if (windows.length === 0) return { keptFromMs: null, hosts: [] };
   const p = new Params();
   const froms = p.add(windows.map((w) => isoOf(w.fromMs)));

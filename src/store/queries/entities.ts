@@ -3,7 +3,7 @@
  */
 import type { Queryable } from '../database.js';
 import type { ProcessParent } from './connections.js';
-import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, msToUs, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
+import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, msToUs, num, toMs, toPage, type Page, type PageRequest, type TimeRange } from './sql.js';
 
 export interface HostRecord {
   readonly id: string;
@@ -83,7 +83,7 @@ export async function processAt(db: Queryable, hostId: string, pid: number, atMs
 
 /** One page of processes per host, ordered by start time then pid; with a window, only those seen during it. */
 export async function fetchProcessPages(
-  db: Queryable, hostIds: readonly string[], window: TimeWindow | null, page: PageRequest<ProcessKeyset>,
+  db: Queryable, hostIds: readonly string[], window: TimeRange | null, page: PageRequest<ProcessKeyset>,
 ): Promise<Map<string, Page<ProcessRecord>>> {
   const p = new Params();
   const where = [`host_id = ANY(${p.add(hostIds)}::text[])`];

@@ -6,7 +6,7 @@ export { fetchNatPage, fetchResolveTranslations, fetchOwners, isNatKey, type Nat
 export { fetchTraffic, type TrafficFilter, type TrafficPoint } from './traffic.js';
 export { fetchSnapshotPages, fetchCoverage, isSnapshotKey, type Coverage, type SnapshotKey, type SnapshotRecord, type SourceRunRecord } from './snapshots.js';
 export { fetchListenerPages, isListenerKey, type ListenerFilter, type ListenerKey, type ListenerRecord, type ListenerScope } from './listeners.js';
-export { msToUs, type Page, type PageRequest, type TimeWindow } from './sql.js';
+export { msToUs, type Page, type PageRequest, type TimeRange } from './sql.js';
 export { refreshTalkerAggregates } from './aggregates.js';
 export { fetchLongestIntervalMs } from './window.js';
 export { fetchFleetCoverage, type FleetCoverageRecords, type HostCoverageRecord } from './coverage.js';

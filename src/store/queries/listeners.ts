@@ -11,7 +11,7 @@
  */
 import type { Protocol } from '../../domain/connection.js';
 import type { Queryable } from '../database.js';
-import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
+import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeRange } from './sql.js';
 import { pagesByParent, type ProcessParent } from './connections.js';
 
 export interface ListenerFilter {
@@ -98,7 +98,7 @@ const ORDER = 'first_seen, host_id, netns, protocol, address, port, COALESCE(pid
  * processParentKey for 'processes'), ordered by first sighting, host, netns, protocol, address, port, process.
  */
 export async function fetchListenerPages(
-  db: Queryable, scope: ListenerScope, window: TimeWindow, filter: ListenerFilter | null, page: PageRequest<ListenerKey>,
+  db: Queryable, scope: ListenerScope, window: TimeRange, filter: ListenerFilter | null, page: PageRequest<ListenerKey>,
 ): Promise<Map<string, Page<ListenerRecord>>> {
   const p = new Params();
   const from = `${p.add(isoOf(window.fromMs))}::timestamptz`;

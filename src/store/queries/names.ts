@@ -8,14 +8,14 @@
  *   overlaps the window, so a name that moved is answered per time.
  */
 import type { Queryable } from '../database.js';
-import { Params, epochUs, fromEpochUs, msToUs, num, type TimeWindow } from './sql.js';
+import { Params, epochUs, fromEpochUs, msToUs, num, type TimeRange } from './sql.js';
 
 /** How far back a sighting still names an address (the collector re-reports names in use hourly). */
 export const NAME_LOOKBACK_MS = 24 * 3_600_000;
 
 export interface NameKey {
   readonly address: string;
-  readonly window: TimeWindow;
+  readonly window: TimeRange;
 }
 
 export interface AddressNameRecord {
@@ -87,7 +87,7 @@ function toRecord(r: NameRow): AddressNameRecord {
 }
 
 /** What `address` was called over the window: one row per host, name and source. */
-export async function fetchNamesOf(db: Queryable, address: string, window: TimeWindow, limit: number): Promise<AddressNameRecord[]> {
+export async function fetchNamesOf(db: Queryable, address: string, window: TimeRange, limit: number): Promise<AddressNameRecord[]> {
   const p = new Params();
   const { rows } = await db.query<NameRow>(
     `${GROUPED}
@@ -101,7 +101,7 @@ export async function fetchNamesOf(db: Queryable, address: string, window: TimeW
 }
 
 /** The addresses `name` had over the window: one row per host, address and source. */
-export async function fetchAddressesOf(db: Queryable, name: string, window: TimeWindow, limit: number): Promise<AddressNameRecord[]> {
+export async function fetchAddressesOf(db: Queryable, name: string, window: TimeRange, limit: number): Promise<AddressNameRecord[]> {
   const p = new Params();
   const from = fromEpochUs(p.add(msToUs(window.fromMs)));
   const to = fromEpochUs(p.add(msToUs(window.toMs)));

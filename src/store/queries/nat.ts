@@ -5,7 +5,7 @@
 import type { Protocol } from '../../domain/connection.js';
 import type { NatGroup } from '../../domain/matching.js';
 import type { Queryable } from '../database.js';
-import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
+import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeRange } from './sql.js';
 
 /** Position in the total order: time (µs), host, netns, protocol, then both tuples. */
 export type NatKey = [number, string, number, string, string, number, string, number, string, number, string, number];
@@ -95,7 +95,7 @@ function toRecord(r: NatRow): NatRecord {
 }
 
 /** Translations seen in the window with `address` (and `port` on the same side) anywhere in either tuple. */
-export async function fetchNatPage(db: Queryable, window: TimeWindow, address: string, port: number | null, page: PageRequest<NatKey>): Promise<Page<NatRecord>> {
+export async function fetchNatPage(db: Queryable, window: TimeRange, address: string, port: number | null, page: PageRequest<NatKey>): Promise<Page<NatRecord>> {
   const p = new Params();
   const a = p.add(address);
   const portParam = port === null ? null : p.add(port);

@@ -2,10 +2,9 @@
  * Completeness records: pages of them per host, and the coverage facts (count, first/last, inner gaps) of a
  * window, computed in SQL so a long window never ships every record to the API.
  */
-import type { Window } from '../../domain/resolution.js';
 import type { CoverageFacts } from '../../domain/coverage.js';
 import type { Queryable } from '../database.js';
-import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeWindow } from './sql.js';
+import { Params, epochUs, fromEpochUs, isStringOrNumberArray, isoOf, num, toMs, toPage, type Page, type PageRequest, type TimeRange } from './sql.js';
 
 export type SnapshotKey = [number];
 
@@ -71,7 +70,7 @@ function toRecord(r: Row): SnapshotRecord {
 }
 
 /** One page of records per host, ordered by time. */
-export async function fetchSnapshotPages(db: Queryable, hostIds: readonly string[], window: TimeWindow, page: PageRequest<SnapshotKey>): Promise<Map<string, Page<SnapshotRecord>>> {
+export async function fetchSnapshotPages(db: Queryable, hostIds: readonly string[], window: TimeRange, page: PageRequest<SnapshotKey>): Promise<Map<string, Page<SnapshotRecord>>> {
   const p = new Params();
   const where = [`host_id = ANY(${p.add(hostIds)}::text[])`, `time >= ${p.add(isoOf(window.fromMs))}`, `time < ${p.add(isoOf(window.toMs))}`];
   if (page.after) where.push(`time > ${fromEpochUs(p.add(page.after[0]))}`);
@@ -92,7 +91,7 @@ export async function fetchSnapshotPages(db: Queryable, hostIds: readonly string
 }
 
 /** Coverage facts of the window per host; inner gaps are stretches of more than half an interval between records. */
-export async function fetchCoverage(db: Queryable, hostIds: readonly string[], window: TimeWindow): Promise<Map<string, Coverage>> {
+export async function fetchCoverage(db: Queryable, hostIds: readonly string[], window: TimeRange): Promise<Map<string, Coverage>> {
   const p = new Params();
   const sql = `SELECT host_id, count(*) AS recorded,
       (extract(epoch from min(time)) * 1000)::float8 AS first_ms,
@@ -108,7 +107,7 @@ export async function fetchCoverage(db: Queryable, hostIds: readonly string[], w
   const { rows } = await db.query<CoverageRow>(sql, p.values);
   const out = new Map<string, Coverage>();
   for (const r of rows) {
-    const inner: Window[] = Array.isArray(r.inner) ? (r.inner as [number, number][]).map(([fromMs, toMs]) => ({ fromMs, toMs })) : [];
+    const inner: TimeRange[] = Array.isArray(r.inner) ? (r.inner as [number, number][]).map(([fromMs, toMs]) => ({ fromMs, toMs })) : [];
     out.set(r.host_id, { recorded: num(r.recorded), firstMs: r.first_ms, lastEndMs: r.last_end_ms, intervalMs: r.interval_ms ?? 0, inner });
   }
   return out;

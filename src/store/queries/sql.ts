@@ -45,10 +45,7 @@ export function num(value: unknown): number {
   return 0;
 }
 
-export interface TimeWindow {
-  readonly fromMs: number;
-  readonly toMs: number;
-}
+export type { TimeRange } from '../../domain/time-range.js';
 
 /** Keyset pagination: a page of up to `first` rows after an optional key, in a fixed total order. */
 export interface PageRequest<K> {

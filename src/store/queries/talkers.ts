@@ -11,7 +11,7 @@ import { roleOf, type NatGroup, type SideGroup } from '../../domain/matching.js'
 import type { Resolution } from '../../domain/resolution.js';
 import type { WindowPlan } from '../../domain/window-plan.js';
 import type { Queryable } from '../database.js';
-import { Params, epochUs, num, packed, toMs, unpack, type PackedColumn, type TimeWindow } from './sql.js';
+import { Params, epochUs, num, packed, toMs, unpack, type PackedColumn, type TimeRange } from './sql.js';
 import { NAT_LEVELS, TRAFFIC_LEVELS, bucketRows, planFor, rawConnections, rawNatRows } from './window.js';
 
 /** Where triple-grain groups come from: an aggregate, or the raw rows summed the way the aggregates sum them. */
@@ -192,7 +192,7 @@ function toNat(r: NatRow): NatGroup {
  * (MINUTE/HOUR/DAY: that aggregate for its whole buckets inside the window, finer data for the edges).
  * longestIntervalMs: fetchLongestIntervalMs of the window, when the caller has it.
  */
-export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolution: Resolution, longestIntervalMs?: number): Promise<SideGroup[]> {
+export async function fetchSideGroups(db: Queryable, window: TimeRange, resolution: Resolution, longestIntervalMs?: number): Promise<SideGroup[]> {
   const plan = await planFor(db, window, resolution, TRAFFIC_LEVELS, longestIntervalMs);
   const p = new Params();
   const sql = resolution === 'RAW' ? RAW_SIDES_SQL(p, plan) : TRIPLE_SIDES_SQL(p, plan);
@@ -205,7 +205,7 @@ export async function fetchSideGroups(db: Queryable, window: TimeWindow, resolut
  * Triple-grain groups (client address, server address, server port) from any source. From RAW this is the scan
  * the aggregates save: the benchmark compares the two; the API reads the aggregates.
  */
-export async function fetchTripleSideGroups(db: Queryable, window: TimeWindow, source: TripleSource): Promise<SideGroup[]> {
+export async function fetchTripleSideGroups(db: Queryable, window: TimeRange, source: TripleSource): Promise<SideGroup[]> {
   const plan = await planFor(db, window, source, TRAFFIC_LEVELS);
   const p = new Params();
   const { rows } = await db.query<{ packed: string }>(packed(TRIPLE_SIDES_SQL(p, plan), SIDE_COLUMNS), p.values);
@@ -216,7 +216,7 @@ export async function fetchTripleSideGroups(db: Queryable, window: TimeWindow, s
  * The translations of the window: per conntrack tuple (EXACT, raw rows), or per mapping without client-side ports
  * (raw rows, or the NAT aggregates for their whole buckets inside the window with raw rows for the edges).
  */
-export async function fetchNatGroups(db: Queryable, window: TimeWindow, source: NatSource, longestIntervalMs?: number): Promise<NatGroup[]> {
+export async function fetchNatGroups(db: Queryable, window: TimeRange, source: NatSource, longestIntervalMs?: number): Promise<NatGroup[]> {
   // There is no minute NAT aggregate: the minute grain reads hours inside the window (still exact), raw at the edges.
   const plan = await planFor(db, window, source === 'EXACT' ? 'RAW' : source === 'MINUTE' ? 'HOUR' : source, NAT_LEVELS, longestIntervalMs);
   const p = new Params();

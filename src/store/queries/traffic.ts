@@ -5,7 +5,7 @@
 import type { Direction, Protocol } from '../../domain/connection.js';
 import type { Resolution } from '../../domain/resolution.js';
 import type { Queryable } from '../database.js';
-import { Params, isoOf, num, toMs, type TimeWindow } from './sql.js';
+import { Params, isoOf, num, toMs, type TimeRange } from './sql.js';
 import { TRAFFIC_LEVELS, bucketRows, planFor, rawConnectionRows } from './window.js';
 
 export interface TrafficFilter {
@@ -60,7 +60,7 @@ function filterConditions(p: Params, serverPort: string, filter: TrafficFilter |
  * counts in the last step). Whole aggregate buckets inside the window come from the aggregate the step allows,
  * the edges from finer data. Buckets without rows are absent, not zero.
  */
-export async function fetchTraffic(db: Queryable, window: TimeWindow, stepMs: number, resolution: Resolution, filter: TrafficFilter | null): Promise<TrafficPoint[]> {
+export async function fetchTraffic(db: Queryable, window: TimeRange, stepMs: number, resolution: Resolution, filter: TrafficFilter | null): Promise<TrafficPoint[]> {
   const plan = await planFor(db, window, resolution, TRAFFIC_LEVELS);
   const p = new Params();
   const step = p.add(stepMs / 1000);

@@ -4,10 +4,9 @@
  * travels as a bound parameter.
  */
 import { planWindow, type WindowPlan } from '../../domain/window-plan.js';
-import type { Window } from '../../domain/resolution.js';
 import type { Resolution } from '../../domain/resolution.js';
 import type { Queryable } from '../database.js';
-import { Params, isoOf, num, type TimeWindow } from './sql.js';
+import { Params, isoOf, num, type TimeRange } from './sql.js';
 
 /** The longest collection interval the collector accepts: rows stamped this long after a window may overlap it. */
 const MAX_INTERVAL_MS = 3_600_000;
@@ -17,7 +16,7 @@ export const TRAFFIC_LEVELS = ['MINUTE', 'HOUR', 'DAY'] as const;
 export const NAT_LEVELS = ['HOUR', 'DAY'] as const;
 
 /** The longest collection interval among the snapshots whose rows may overlap the window (0 without any). */
-export async function fetchLongestIntervalMs(db: Queryable, window: TimeWindow): Promise<number> {
+export async function fetchLongestIntervalMs(db: Queryable, window: TimeRange): Promise<number> {
   const { rows } = await db.query<{ s: number | string | null }>(
     'SELECT max(interval_seconds) AS s FROM bi.snapshots WHERE time >= $1 AND time < $2',
     [isoOf(window.fromMs), isoOf(window.toMs + MAX_INTERVAL_MS)],
@@ -29,7 +28,7 @@ export async function fetchLongestIntervalMs(db: Queryable, window: TimeWindow):
  * Plans the window for a resolution over the given aggregate levels, reading the interval length first unless
  * the caller read it already (several reads of one window need it once).
  */
-export async function planFor(db: Queryable, window: TimeWindow, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[], longestIntervalMs?: number): Promise<WindowPlan> {
+export async function planFor(db: Queryable, window: TimeRange, resolution: Resolution, levels: readonly ('MINUTE' | 'HOUR' | 'DAY')[], longestIntervalMs?: number): Promise<WindowPlan> {
   return planWindow(window, resolution, levels, longestIntervalMs ?? await fetchLongestIntervalMs(db, window));
 }
 
@@ -56,7 +55,7 @@ export function rawConnections(p: Params, plan: WindowPlan, columns: string): st
   const innerFrom = plan.window.fromMs + plan.leadMs;
   const innerTo = plan.window.toMs;
   const inner: string[] = [];
-  const edges: Window[] = [];
+  const edges: TimeRange[] = [];
   for (const r of plan.raw) {
     const a = Math.max(r.fromMs, innerFrom);
     const b = Math.min(r.toMs, innerTo);

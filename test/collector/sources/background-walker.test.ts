@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '../../../src/collector/logger.js';
+import { silentLogger } from '../../../src/domain/logger.js';
 import { BackgroundFdWalker, scheduleNextWalk } from '../../../src/collector/sources/procfs/background-fd-walker.js';
 import { readNetTables } from '../../../src/collector/sources/procfs/net-tables-reader.js';
 import { createProcContext } from '../../../src/collector/sources/process/reader.js';

@@ -4,7 +4,7 @@ import { parseLine } from '../../../src/collector/sources/ebpf/format.js';
 import { DnsNames } from '../../../src/collector/sources/dns/names.js';
 import { parseDnsAnswer } from '../../../src/collector/sources/dns/parse.js';
 import { NameTable } from '../../../src/collector/sources/dns/table.js';
-import { silentLogger } from '../../../src/collector/logger.js';
+import { silentLogger } from '../../../src/domain/logger.js';
 
 /** A DNS response built field by field (the test's own encoder, independent of the parser). */
 function label(name: string): number[] {

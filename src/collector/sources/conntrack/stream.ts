@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { silentLogger, type Logger } from '../../logger.js';
+import { silentLogger, type Logger } from '../../../domain/logger.js';
 import { conntrackCommand, missingExecutable, type ConntrackCommandOptions } from './command.js';
 import { ConntrackError } from './errors.js';
 import type { ConntrackFamily } from './list.js';

@@ -1,6 +1,6 @@
 import type { ConnectionRow } from '../../../domain/connection.js';
 import type { NameObservation } from '../../../domain/dns.js';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../../../domain/logger.js';
 import { parseDnsAnswer } from './parse.js';
 import { ReverseResolver, type ReverseOptions, type ReverseStats } from './reverse.js';
 import { NameTable } from './table.js';

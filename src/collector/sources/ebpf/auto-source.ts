@@ -1,7 +1,7 @@
 import type { SourceName } from '../../../domain/connection.js';
 import type { SourceRun } from '../../../domain/snapshot.js';
 import { errorMessage } from '../../errors.js';
-import { silentLogger, type Logger } from '../../logger.js';
+import { silentLogger, type Logger } from '../../../domain/logger.js';
 import type { ConnectionSource, SourceReading } from '../../source.js';
 
 /**

@@ -2,7 +2,7 @@ import type { SocketObservation } from '../../../domain/connection.js';
 import type { SourceRun } from '../../../domain/snapshot.js';
 import { raceAbort } from '../../abort.js';
 import { errorMessage } from '../../errors.js';
-import { silentLogger, type Logger } from '../../logger.js';
+import { silentLogger, type Logger } from '../../../domain/logger.js';
 import type { ConnectionSource, SourceReading } from '../../source.js';
 import { ProcessCache } from '../process/cache.js';
 import { startedAtMs } from '../process/parse.js';

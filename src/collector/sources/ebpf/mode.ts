@@ -1,5 +1,5 @@
 import { CollectorError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../../../domain/logger.js';
 import type { ConnectionSource } from '../../source.js';
 import { AutoSource, type SupervisedSource } from './auto-source.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../../../domain/logger.js';
 import type { ProcContext } from '../process/reader.js';
 import { FdWalk, type FdWalkStats, type SocketOwners } from './fd-walk.js';
 

@@ -1,19 +1,8 @@
-/** Why a /proc read failed, for callers that branch on it (and for the completeness record). */
-export type ProcfsErrorCode =
-  | 'PROC_UNREADABLE' // a file or directory the source needs could not be read
-  | 'NETNS_UNRESOLVED' // a namespace link did not have the form net:[INODE]
-  | 'BOOT_TIME_UNKNOWN'; // /proc/stat had no btime line
+import { ConntrailError, type ProcfsErrorCode } from '../../../domain/errors.js';
 
-export class ProcfsError extends Error {
-  override readonly name = 'ProcfsError';
-  constructor(
-    readonly code: ProcfsErrorCode,
-    message: string,
-    readonly context: Readonly<Record<string, unknown>> = {},
-  ) {
-    super(message);
-  }
-}
+export type { ProcfsErrorCode } from '../../../domain/errors.js';
+
+export class ProcfsError extends ConntrailError<ProcfsErrorCode> {}
 
 /** errno code of a Node system error, if any. */
 export function errnoCode(err: unknown): string | undefined {

@@ -1,6 +1,6 @@
 /**
- * The structured logger the collector accepts (pino's shape). Passed in by the composition root so that
- * the collector creates no global logger of its own.
+ * The structured logger every layer accepts (pino's shape). Passed in by the composition root so that no
+ * module creates a global logger of its own.
  */
 export interface Logger {
   info(obj: object, msg?: string): void;
